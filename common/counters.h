@@ -1,0 +1,83 @@
+// The one list of dataplane counters (DESIGN.md section 9). Prometheus names,
+// lbctl output and tests all come from this list; a counter that is not here
+// does not exist. Counters are per lcore, only go up, and are summed by the
+// reader: each lcore increments its own block with plain stores, readers on
+// other threads load them relaxed and add the blocks up.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sluice {
+
+// X(identifier, "help text"). Every way a packet can fail to be forwarded
+// has its own counter (CONVENTIONS.md item 9).
+#define SLUICE_LCORE_COUNTERS(X)                                                          \
+  X(rx_packets, "Packets received by the worker")                                         \
+  X(rx_bytes, "Bytes received by the worker")                                             \
+  X(fwd_packets, "Packets encapsulated toward a backend")                                 \
+  X(fwd_bytes, "Bytes sent toward backends, outer headers included")                      \
+  X(fwd_icmp_errors, "ICMP errors about a VIP flow forwarded to the owning backend")       \
+  X(icmp_echo_replies, "Echo requests to a VIP answered")                                 \
+  X(icmp_too_big_sent, "ICMP fragmentation-needed / packet-too-big sent to clients")      \
+  X(not_for_us, "Packets not addressed to a VIP (left to the kernel, not an error)")      \
+  X(drop_truncated, "Dropped: a header is cut short by the end of the packet")            \
+  X(drop_bad_l3_header, "Dropped: IP version, IHL or length fields inconsistent")         \
+  X(drop_ipv4_options, "Dropped: IPv4 header carries options")                            \
+  X(drop_ipv4_fragment, "Dropped: IPv4 fragment")                                         \
+  X(drop_ipv6_fragment, "Dropped: IPv6 fragment header")                                  \
+  X(drop_ipv6_ext_header, "Dropped: IPv6 extension header not skipped (routing, unknown)")\
+  X(drop_ttl_expired, "Dropped: TTL or hop limit 0 or 1")                                 \
+  X(drop_vlan_stacked, "Dropped: more than one VLAN tag")                                 \
+  X(drop_no_backend, "Dropped: the VIP has no backend that takes the flow")               \
+  X(drop_icmp_unsupported, "Dropped: ICMP type to a VIP that Sluice does not handle")     \
+  X(drop_icmp_error_no_flow, "Dropped: ICMP error quoting a packet that is no VIP flow")   \
+  X(drop_too_big, "Dropped: encapsulated packet would exceed the egress MTU")             \
+  X(drop_too_big_may_fragment, "Dropped: too big, DF clear (outer fragmentation unsupported)") \
+  X(drop_icmp_rate_limited, "Dropped: ICMP reply suppressed by the rate limit")            \
+  X(drop_no_headroom, "Dropped: no mbuf headroom for the outer headers")                  \
+  X(drop_tx_full, "Dropped: the TX queue did not take the packet")                        \
+  X(conn_hits, "Connection table lookups that found the flow with a usable backend")      \
+  X(conn_misses, "Connection table lookups that did not find the flow")                   \
+  X(conn_stale_backend, "Connection entries whose backend left the VIP (re-picked)")      \
+  X(conn_inserts, "Connection table inserts")                                             \
+  X(conn_insert_failed, "Connection table inserts refused: bucket full of live flows")    \
+  X(conn_expired_reused, "Expired connection entries overwritten by a new flow")          \
+  X(new_flows, "Flows scheduled by Maglev")
+
+enum class Counter : uint32_t {
+#define SLUICE_COUNTER_ENUM(name, help) name,
+  SLUICE_LCORE_COUNTERS(SLUICE_COUNTER_ENUM)
+#undef SLUICE_COUNTER_ENUM
+      kCount
+};
+
+inline constexpr size_t kCounterCount = static_cast<size_t>(Counter::kCount);
+
+struct CounterInfo {
+  const char* name;
+  const char* help;
+};
+
+inline constexpr CounterInfo kCounterInfo[kCounterCount] = {
+#define SLUICE_COUNTER_INFO(name, help) {#name, help},
+    SLUICE_LCORE_COUNTERS(SLUICE_COUNTER_INFO)
+#undef SLUICE_COUNTER_INFO
+};
+
+// One lcore's block. Written only by its lcore.
+struct alignas(64) LcoreCounters {
+  uint64_t value[kCounterCount];
+
+  void add(Counter c, uint64_t n = 1) { value[static_cast<size_t>(c)] += n; }
+  uint64_t get(Counter c) const { return value[static_cast<size_t>(c)]; }
+};
+
+// Per-VIP and per-backend traffic, indexed by VIP slot and backend id.
+struct TrafficCounters {
+  uint64_t packets;
+  uint64_t bytes;
+  uint64_t new_flows;
+};
+
+}  // namespace sluice

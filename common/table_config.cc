@@ -1,0 +1,306 @@
+#include "common/table_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace sluice {
+
+namespace {
+
+using nlohmann::json;
+
+std::string vip_label(const VipConfig& vip) {
+  return "vip " + format_ip_address(vip.address) + ":" + std::to_string(vip.port) + "/" +
+         protocol_name(vip.protocol);
+}
+
+std::string validate_backend(const VipConfig& vip, const BackendConfig& be,
+                             const TableLimits& limits) {
+  const std::string where = vip_label(vip) + " backend '" + be.name + "': ";
+  if (be.id == 0 || be.id > limits.max_backend_id) {
+    return where + "id " + std::to_string(be.id) + " is out of range [1, " +
+           std::to_string(limits.max_backend_id) + "]";
+  }
+  if (be.address.family != 4 && be.address.family != 6) return where + "address is not set";
+  if (!encap_supports(vip.encap, vip.address.family, be.address.family)) {
+    return where + "address " + format_ip_address(be.address) + " is IPv" +
+           std::to_string(be.address.family) + " but encap " + encap_name(vip.encap) +
+           " cannot carry IPv" + std::to_string(vip.address.family) + " to it";
+  }
+  if ((be.address.family == 4 && !limits.outer_v4) || (be.address.family == 6 && !limits.outer_v6)) {
+    return where + "address " + format_ip_address(be.address) + " needs an IPv" +
+           std::to_string(be.address.family) + " outer source address, and the dataplane has none";
+  }
+  if (be.weight > kMaxBackendWeight) {
+    return where + "weight " + std::to_string(be.weight) + " is out of range [0, " +
+           std::to_string(kMaxBackendWeight) + "]";
+  }
+  if (be.state != BackendState::kActive && be.state != BackendState::kDraining &&
+      be.state != BackendState::kDisabled) {
+    return where + "state " + std::to_string(static_cast<int>(be.state)) + " is unknown";
+  }
+  return {};
+}
+
+}  // namespace
+
+bool encap_supports(Encap encap, uint8_t inner_family, uint8_t outer_family) {
+  if (encap == Encap::kGue) return true;
+  // IPIP: the outer family decides the protocol number (4 or 41); IPv6 inside
+  // IPv4 (6in4) is left out on purpose: backends' decapsulation is v4-in-v4,
+  // v6-in-v6 and v4-in-v6 only (DESIGN.md section 2, step 5).
+  return !(inner_family == 6 && outer_family == 4);
+}
+
+const char* encap_name(Encap encap) {
+  switch (encap) {
+    case Encap::kIpip: return "ipip";
+    case Encap::kGue: return "gue";
+  }
+  return "unknown";
+}
+
+const char* backend_state_name(BackendState state) {
+  switch (state) {
+    case BackendState::kActive: return "active";
+    case BackendState::kDraining: return "draining";
+    case BackendState::kDisabled: return "disabled";
+  }
+  return "unknown";
+}
+
+const char* protocol_name(uint8_t protocol) {
+  switch (protocol) {
+    case 6: return "tcp";
+    case 17: return "udp";
+  }
+  return "unknown";
+}
+
+std::string validate_table_config(const TableConfig& config, const TableLimits& limits) {
+  if (config.vips.size() > limits.max_vips) {
+    return "vips: " + std::to_string(config.vips.size()) + " VIPs exceed the limit of " +
+           std::to_string(limits.max_vips);
+  }
+  std::set<std::tuple<uint8_t, std::string, uint16_t, uint8_t>> vip_keys;
+  std::set<uint32_t> backend_ids, vip_ids;
+  for (const VipConfig& vip : config.vips) {
+    const std::string where = vip_label(vip) + ": ";
+    if (vip.address.family != 4 && vip.address.family != 6) return "vip: address is not set";
+    if (vip.id == 0 || vip.id > limits.max_vips) {
+      return where + "id " + std::to_string(vip.id) + " is out of range [1, " +
+             std::to_string(limits.max_vips) + "]";
+    }
+    if (!vip_ids.insert(vip.id).second) {
+      return where + "id " + std::to_string(vip.id) + " is used by another VIP";
+    }
+    if (vip.protocol != 6 && vip.protocol != 17) {
+      return where + "protocol " + std::to_string(vip.protocol) + " is not tcp (6) or udp (17)";
+    }
+    if (vip.encap != Encap::kIpip && vip.encap != Encap::kGue) {
+      return where + "encap " + std::to_string(static_cast<int>(vip.encap)) + " is unknown";
+    }
+    const std::string addr(reinterpret_cast<const char*>(vip.address.bytes), 16);
+    if (!vip_keys.emplace(vip.address.family, addr, vip.port, vip.protocol).second) {
+      return where + "duplicate VIP";
+    }
+    if (std::string e = validate_maglev_table_size(vip.table_size); !e.empty()) {
+      return where + e;
+    }
+    if (vip.backends.size() > limits.max_backends_per_vip) {
+      return where + std::to_string(vip.backends.size()) +
+             " backends exceed the per-VIP limit of " +
+             std::to_string(limits.max_backends_per_vip);
+    }
+    if (vip.backends.size() > vip.table_size) {
+      return where + std::to_string(vip.backends.size()) + " backends do not fit in table_size " +
+             std::to_string(vip.table_size);
+    }
+    std::set<std::string> names;
+    std::set<std::pair<uint8_t, std::string>> addresses;
+    for (const BackendConfig& be : vip.backends) {
+      if (be.name.empty()) return where + "backend with address " +
+                                  format_ip_address(be.address) + " has an empty name";
+      if (std::string e = validate_backend(vip, be, limits); !e.empty()) return e;
+      if (!names.insert(be.name).second) return where + "duplicate backend name '" + be.name + "'";
+      const std::string baddr(reinterpret_cast<const char*>(be.address.bytes), 16);
+      if (!addresses.emplace(be.address.family, baddr).second) {
+        return where + "duplicate backend address " + format_ip_address(be.address);
+      }
+      if (!backend_ids.insert(be.id).second) {
+        return where + "backend '" + be.name + "': id " + std::to_string(be.id) +
+               " is used twice (ids are global across VIPs)";
+      }
+    }
+  }
+  return {};
+}
+
+namespace {
+
+// A small strict reader over nlohmann::json: every accessor checks the type
+// and range and reports the JSON path on failure.
+struct Reader {
+  std::string error;
+
+  bool fail(const std::string& path, const std::string& what) {
+    if (error.empty()) error = path + ": " + what;
+    return false;
+  }
+
+  bool only_fields(const json& obj, const std::string& path,
+                   std::initializer_list<const char*> allowed) {
+    if (!obj.is_object()) return fail(path, "must be an object");
+    for (const auto& [key, value] : obj.items()) {
+      bool known = false;
+      for (const char* a : allowed) known = known || key == a;
+      if (!known) return fail(path + "." + key, "unknown field");
+    }
+    return true;
+  }
+
+  bool string_field(const json& obj, const std::string& path, const char* key, bool required,
+                    std::string& out) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return required ? fail(path + "." + key, "is required") : true;
+    if (!it->is_string()) return fail(path + "." + key, "must be a string");
+    out = it->get<std::string>();
+    return true;
+  }
+
+  bool uint_field(const json& obj, const std::string& path, const char* key, bool required,
+                  uint64_t max, uint64_t& out) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return required ? fail(path + "." + key, "is required") : true;
+    if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<int64_t>() >= 0)) {
+      return fail(path + "." + key, "must be a non-negative integer");
+    }
+    const uint64_t v = it->get<uint64_t>();
+    if (v > max) return fail(path + "." + key, std::to_string(v) + " exceeds " + std::to_string(max));
+    out = v;
+    return true;
+  }
+
+  bool address_field(const json& obj, const std::string& path, IpAddress& out) {
+    std::string text;
+    if (!string_field(obj, path, "address", true, text)) return false;
+    auto addr = parse_ip_address(text);
+    if (!addr) return fail(path + ".address", "'" + text + "' is not an IPv4 or IPv6 address");
+    out = *addr;
+    return true;
+  }
+
+  bool backend(const json& obj, const std::string& path, BackendConfig& be) {
+    if (!only_fields(obj, path, {"id", "name", "address", "weight", "state"})) return false;
+    uint64_t id = 0, weight = 1;
+    std::string state = "active";
+    if (!uint_field(obj, path, "id", true, UINT32_MAX, id) ||
+        !string_field(obj, path, "name", true, be.name) || !address_field(obj, path, be.address) ||
+        !uint_field(obj, path, "weight", false, UINT32_MAX, weight) ||
+        !string_field(obj, path, "state", false, state)) {
+      return false;
+    }
+    be.id = static_cast<uint32_t>(id);
+    be.weight = static_cast<uint32_t>(weight);
+    if (state == "active") {
+      be.state = BackendState::kActive;
+    } else if (state == "draining") {
+      be.state = BackendState::kDraining;
+    } else if (state == "disabled") {
+      be.state = BackendState::kDisabled;
+    } else {
+      return fail(path + ".state", "'" + state + "' is not active, draining or disabled");
+    }
+    return true;
+  }
+
+  bool vip(const json& obj, const std::string& path, VipConfig& vip) {
+    if (!only_fields(obj, path,
+                     {"id", "address", "port", "protocol", "encap", "table_size", "backends"})) {
+      return false;
+    }
+    uint64_t id = 0, port = 0, table_size = kMaglevDefaultTableSize;
+    std::string protocol, encap = "ipip";
+    if (!uint_field(obj, path, "id", true, UINT32_MAX, id) ||
+        !address_field(obj, path, vip.address) ||
+        !uint_field(obj, path, "port", true, 65535, port) ||
+        !string_field(obj, path, "protocol", true, protocol) ||
+        !string_field(obj, path, "encap", false, encap) ||
+        !uint_field(obj, path, "table_size", false, UINT32_MAX, table_size)) {
+      return false;
+    }
+    vip.id = static_cast<uint32_t>(id);
+    vip.port = static_cast<uint16_t>(port);
+    vip.table_size = static_cast<uint32_t>(table_size);
+    if (protocol == "tcp") {
+      vip.protocol = 6;
+    } else if (protocol == "udp") {
+      vip.protocol = 17;
+    } else {
+      return fail(path + ".protocol", "'" + protocol + "' is not tcp or udp");
+    }
+    if (encap == "ipip") {
+      vip.encap = Encap::kIpip;
+    } else if (encap == "gue") {
+      vip.encap = Encap::kGue;
+    } else {
+      return fail(path + ".encap", "'" + encap + "' is not ipip or gue");
+    }
+    const auto it = obj.find("backends");
+    if (it == obj.end()) return true;
+    if (!it->is_array()) return fail(path + ".backends", "must be an array");
+    for (size_t i = 0; i < it->size(); ++i) {
+      BackendConfig be;
+      if (!backend((*it)[i], path + ".backends[" + std::to_string(i) + "]", be)) return false;
+      vip.backends.push_back(std::move(be));
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+std::string parse_table_config_json(const std::string& text, TableConfig& out) {
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return "config: not valid JSON";
+  Reader r;
+  TableConfig config;
+  if (!r.only_fields(doc, "config", {"vips"})) return r.error;
+  if (const auto it = doc.find("vips"); it != doc.end()) {
+    if (!it->is_array()) return "config.vips: must be an array";
+    for (size_t i = 0; i < it->size(); ++i) {
+      VipConfig vip;
+      if (!r.vip((*it)[i], "config.vips[" + std::to_string(i) + "]", vip)) return r.error;
+      config.vips.push_back(std::move(vip));
+    }
+  }
+  out = std::move(config);
+  return {};
+}
+
+std::string table_config_to_json(const TableConfig& config) {
+  json vips = json::array();
+  for (const VipConfig& vip : config.vips) {
+    json backends = json::array();
+    for (const BackendConfig& be : vip.backends) {
+      backends.push_back({{"id", be.id},
+                          {"name", be.name},
+                          {"address", format_ip_address(be.address)},
+                          {"weight", be.weight},
+                          {"state", backend_state_name(be.state)}});
+    }
+    vips.push_back({{"id", vip.id},
+                    {"address", format_ip_address(vip.address)},
+                    {"port", vip.port},
+                    {"protocol", protocol_name(vip.protocol)},
+                    {"encap", encap_name(vip.encap)},
+                    {"table_size", vip.table_size},
+                    {"backends", std::move(backends)}});
+  }
+  return json{{"vips", std::move(vips)}}.dump(2);
+}
+
+}  // namespace sluice

@@ -1,0 +1,81 @@
+// The forwarding configuration the dataplane installs: VIPs, their
+// encapsulation and Maglev table size, and their backends. This is the
+// payload of a table transaction (DESIGN.md section 4): the control plane
+// builds it, the dataplane validates it as a whole and builds immutable
+// tables from it. Also readable from JSON (the dataplane's --static-config).
+// Plain data; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/ip_address.h"
+#include "common/maglev.h"
+
+namespace sluice {
+
+enum class Encap : uint8_t {
+  kIpip = 1,  // RFC 2003 / RFC 2473: v4-in-v4, v6-in-v6, v4-in-v6
+  kGue = 2,   // GUE variant 1 (IP directly in UDP): any inner/outer family
+};
+
+enum class BackendState : uint8_t {
+  kActive = 0,    // takes new flows in proportion to its weight
+  kDraining = 1,  // no new flows; flows already in a connection table stay
+  kDisabled = 2,  // no traffic at all; its flows move to other backends
+};
+
+struct BackendConfig {
+  uint32_t id = 0;   // global, stable, 1..max_backend_id; 0 means "none"
+  std::string name;  // stable name: drives the Maglev permutation
+  IpAddress address;
+  uint32_t weight = 1;
+  BackendState state = BackendState::kActive;
+};
+
+struct VipConfig {
+  uint32_t id = 0;  // stable, 1..max_vips; indexes per-VIP counters
+  IpAddress address;
+  uint16_t port = 0;  // host order; 0 = all ports (TCP/UDP)
+  uint8_t protocol = 0;  // 6 (TCP) or 17 (UDP)
+  Encap encap = Encap::kIpip;
+  uint32_t table_size = kMaglevDefaultTableSize;
+  std::vector<BackendConfig> backends;
+};
+
+struct TableConfig {
+  std::vector<VipConfig> vips;
+};
+
+// What a dataplane instance can hold; configs beyond it are refused.
+struct TableLimits {
+  uint32_t max_vips = 4096;
+  uint32_t max_backend_id = 65535;
+  uint32_t max_backends_per_vip = 65535;
+  // Outer address families this dataplane has a source address for.
+  bool outer_v4 = true;
+  bool outer_v6 = true;
+};
+
+inline constexpr uint32_t kMaxBackendWeight = 1000000;
+
+// Empty if `config` can be installed as a whole; otherwise one message that
+// names the offending VIP, field and value.
+std::string validate_table_config(const TableConfig& config, const TableLimits& limits);
+
+// Whether `encap` can carry an inner packet of `inner_family` to a backend of
+// `outer_family` (IPIP has no v6-in-v4 here; GUE carries everything).
+bool encap_supports(Encap encap, uint8_t inner_family, uint8_t outer_family);
+
+const char* encap_name(Encap encap);
+const char* backend_state_name(BackendState state);
+const char* protocol_name(uint8_t protocol);
+
+// Strict JSON reading: unknown fields, wrong types and bad values are errors
+// naming the JSON path. On error returns a message and leaves `out` as is.
+// The caller still runs validate_table_config on the result.
+std::string parse_table_config_json(const std::string& text, TableConfig& out);
+std::string table_config_to_json(const TableConfig& config);
+
+}  // namespace sluice

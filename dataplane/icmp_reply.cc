@@ -1,0 +1,137 @@
+#include "dataplane/icmp_reply.h"
+
+#include <cstring>
+
+#include <rte_ip.h>
+
+#include "common/net_headers.h"
+
+namespace sluice::dp {
+
+namespace {
+
+// RFC 1624 incremental update; raw (memory-order) 16-bit words on both
+// sides, which keeps the one's-complement sum byte-order neutral.
+uint16_t checksum_replace(uint16_t checksum, uint16_t old_word, uint16_t new_word) {
+  uint32_t sum = static_cast<uint16_t>(~checksum);
+  sum += static_cast<uint16_t>(~old_word);
+  sum += new_word;
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+void swap_macs(uint8_t* frame) {
+  uint8_t tmp[6];
+  std::memcpy(tmp, frame, 6);
+  std::memcpy(frame, frame + 6, 6);
+  std::memcpy(frame + 6, tmp, 6);
+}
+
+// Cuts the packet to `len` bytes, freeing any segments past the first.
+void truncate_to(rte_mbuf* m, uint32_t len) {
+  if (m->next != nullptr) {
+    rte_pktmbuf_free(m->next);
+    m->next = nullptr;
+    m->nb_segs = 1;
+  }
+  if (m->data_len > len) m->data_len = static_cast<uint16_t>(len);
+  m->pkt_len = m->data_len;
+}
+
+}  // namespace
+
+void make_echo_reply(rte_mbuf* m, const PacketMeta& meta) {
+  auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  swap_macs(frame);
+  auto* icmp = reinterpret_cast<net::IcmpHeader*>(frame + meta.l4_offset);
+  uint16_t old_word;
+  std::memcpy(&old_word, icmp, 2);
+  icmp->type = meta.family == 4 ? net::kIcmpEchoReply : net::kIcmpv6EchoReply;
+  uint16_t new_word;
+  std::memcpy(&new_word, icmp, 2);
+  // Swapping source and destination leaves the ICMPv6 pseudo-header sum
+  // unchanged, so only the type word needs an update in both families.
+  icmp->checksum = checksum_replace(icmp->checksum, old_word, new_word);
+  if (meta.family == 4) {
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(frame + meta.l2_len);
+    const rte_be32_t src = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = src;
+    ip->time_to_live = kReplyTtl;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+  } else {
+    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(frame + meta.l2_len);
+    uint8_t tmp[16];
+    std::memcpy(tmp, ip->src_addr, 16);
+    std::memcpy(ip->src_addr, ip->dst_addr, 16);
+    std::memcpy(ip->dst_addr, tmp, 16);
+    ip->hop_limits = kReplyTtl;
+  }
+  // Drop Ethernet padding so the reply is exactly the datagram.
+  truncate_to(m, meta.l2_len + meta.l3_len);
+}
+
+bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8_t* port_mac) {
+  const uint32_t l2 = meta.l2_len;
+  const bool v4 = meta.family == 4;
+  const uint32_t ip_len = v4 ? sizeof(net::Ipv4Header) : sizeof(net::Ipv6Header);
+  const uint32_t added = ip_len + sizeof(net::IcmpHeader);
+  const uint32_t max_total = v4 ? net::kIcmpv4ErrorMaxIpBytes : net::kIpv6MinMtu;
+  uint32_t quoted = meta.l3_len;
+  if (quoted > max_total - added) quoted = max_total - added;
+  if (quoted > rte_pktmbuf_data_len(m) - l2) quoted = rte_pktmbuf_data_len(m) - l2;
+  truncate_to(m, l2 + quoted);
+
+  auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(added)));
+  if (frame == nullptr) return false;
+  std::memmove(frame, frame + added, l2);
+  // Back to the sender's MAC, from ours.
+  std::memcpy(frame, frame + 6, 6);
+  std::memcpy(frame + 6, port_mac, 6);
+  const uint8_t* quoted_ip = frame + l2 + added;
+  uint8_t* l3 = frame + l2;
+  auto* icmp = reinterpret_cast<net::IcmpHeader*>(l3 + ip_len);
+  const uint32_t icmp_len = sizeof(net::IcmpHeader) + quoted;
+  if (v4) {
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
+    const auto* orig = reinterpret_cast<const rte_ipv4_hdr*>(quoted_ip);
+    ip->version_ihl = 0x45;
+    ip->type_of_service = 0;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(ip_len + icmp_len));
+    ip->packet_id = 0;
+    ip->fragment_offset = 0;
+    ip->time_to_live = kReplyTtl;
+    ip->next_proto_id = net::kIpProtoIcmp;
+    ip->src_addr = orig->dst_addr;
+    ip->dst_addr = orig->src_addr;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    icmp->type = net::kIcmpDestUnreachable;
+    icmp->code = net::kIcmpCodeFragNeeded;
+    icmp->word0 = 0;
+    icmp->word1 = rte_cpu_to_be_16(static_cast<uint16_t>(mtu));
+    icmp->checksum = 0;
+    icmp->checksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, icmp_len));
+  } else {
+    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(l3);
+    const auto* orig = reinterpret_cast<const rte_ipv6_hdr*>(quoted_ip);
+    ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+    ip->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(icmp_len));
+    ip->proto = net::kIpProtoIcmpv6;
+    ip->hop_limits = kReplyTtl;
+    std::memcpy(ip->src_addr, orig->dst_addr, 16);
+    std::memcpy(ip->dst_addr, orig->src_addr, 16);
+    icmp->type = net::kIcmpv6PacketTooBig;
+    icmp->code = 0;
+    // ICMPv6 carries a 32-bit MTU: the high half is zero for any Ethernet MTU.
+    icmp->word0 = 0;
+    icmp->word1 = rte_cpu_to_be_16(static_cast<uint16_t>(mtu));
+    icmp->checksum = 0;
+    icmp->checksum = rte_ipv6_udptcp_cksum(ip, icmp);
+  }
+  return true;
+}
+
+}  // namespace sluice::dp

@@ -1,0 +1,236 @@
+// Parsing and classification of one received packet (DESIGN.md section 2,
+// steps 2 and 3). Inline, allocation-free, bounds-checked against the first
+// segment: any header that does not fit ends in a drop reason, never a read
+// past the data. Worker lcores only (it reads the worker's table snapshot).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include <rte_mbuf.h>
+
+#include "common/counters.h"
+#include "common/hash.h"
+#include "common/net_headers.h"
+#include "dataplane/tables.h"
+
+namespace sluice::dp {
+
+enum class Action : uint8_t {
+  kDrop,         // counted by `drop_reason`
+  kForward,      // TCP/UDP to a VIP: schedule and encapsulate
+  kIcmpError,    // ICMP error quoting a VIP flow: to the owning backend
+  kEchoRequest,  // echo request to a VIP address: answer it
+};
+
+struct PacketMeta {
+  FlowKey key;                // client -> VIP direction (swapped for ICMP errors)
+  FlowHash hash;
+  const VipEntry* vip;
+  Counter drop_reason;
+  Action action;
+  uint8_t family;             // of the received packet's IP header
+  uint8_t dont_fragment;      // IPv4 DF bit; 1 for IPv6 (never fragmented en route)
+  uint8_t tos;                // IPv4 TOS / IPv6 traffic class, copied to the outer header
+  uint16_t l2_len;            // 14, or 18 with a VLAN tag
+  uint16_t l3_len;            // IP datagram length (Ethernet padding excluded)
+  uint16_t l4_offset;         // from the start of the frame
+};
+
+namespace parse_detail {
+
+inline bool drop(PacketMeta& m, Counter reason) {
+  m.action = Action::kDrop;
+  m.drop_reason = reason;
+  return false;
+}
+
+inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+
+// Fills ports for TCP/UDP from the L4 header at `l4` (both in network order).
+inline void set_ports(FlowKey& key, const uint8_t* l4) {
+  std::memcpy(&key.src_port, l4, 2);
+  std::memcpy(&key.dst_port, l4 + 2, 2);
+}
+
+inline uint32_t l4_header_size(uint8_t protocol) {
+  return protocol == net::kIpProtoTcp ? sizeof(net::TcpHeader) : sizeof(net::UdpHeader);
+}
+
+// Reads the packet quoted by an ICMP error (starting at `inner`, `avail`
+// bytes) and sets meta.key to the client->VIP flow it belongs to.
+inline bool parse_quoted(const TableSnapshot& t, PacketMeta& m, const uint8_t* inner,
+                         uint32_t avail) {
+  uint8_t protocol;
+  const uint8_t *src, *dst, *l4;
+  if (m.family == 4) {
+    if (avail < sizeof(net::Ipv4Header)) return drop(m, Counter::drop_icmp_error_no_flow);
+    const auto* ip = reinterpret_cast<const net::Ipv4Header*>(inner);
+    const uint32_t ihl = (ip->version_ihl & 0x0F) * 4u;
+    if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(net::Ipv4Header) || avail < ihl + 4) {
+      return drop(m, Counter::drop_icmp_error_no_flow);
+    }
+    protocol = ip->protocol;
+    src = inner + offsetof(net::Ipv4Header, src);
+    dst = inner + offsetof(net::Ipv4Header, dst);
+    l4 = inner + ihl;
+  } else {
+    if (avail < sizeof(net::Ipv6Header) + 4) return drop(m, Counter::drop_icmp_error_no_flow);
+    const auto* ip = reinterpret_cast<const net::Ipv6Header*>(inner);
+    if ((inner[0] >> 4) != 6) return drop(m, Counter::drop_icmp_error_no_flow);
+    protocol = ip->next_header;
+    src = ip->src;
+    dst = ip->dst;
+    l4 = inner + sizeof(net::Ipv6Header);
+  }
+  if (protocol != net::kIpProtoTcp && protocol != net::kIpProtoUdp) {
+    return drop(m, Counter::drop_icmp_error_no_flow);
+  }
+  // The quoted packet went VIP -> client; the flow is client -> VIP.
+  const size_t addr_len = m.family == 4 ? 4 : 16;
+  std::memcpy(m.key.src, dst, addr_len);
+  std::memcpy(m.key.dst, src, addr_len);
+  std::memcpy(&m.key.src_port, l4 + 2, 2);
+  std::memcpy(&m.key.dst_port, l4, 2);
+  m.key.protocol = protocol;
+  m.vip = t.find_vip(m.family, m.key.dst, m.key.dst_port, protocol);
+  if (m.vip == nullptr) return drop(m, Counter::drop_icmp_error_no_flow);
+  m.action = Action::kIcmpError;
+  return true;
+}
+
+// Common tail for both families once the L4 protocol and offset are known.
+inline bool classify_l4(const TableSnapshot& t, PacketMeta& m, const uint8_t* frame,
+                        uint32_t data_len, uint8_t protocol, uint8_t ttl) {
+  const uint32_t l4_off = m.l4_offset;
+  const uint32_t l3_end = m.l2_len + m.l3_len;
+  const uint32_t avail = (l3_end < data_len ? l3_end : data_len) - l4_off;
+  const uint8_t* l4 = frame + l4_off;
+  const bool icmp = m.family == 4 ? protocol == net::kIpProtoIcmp
+                                  : protocol == net::kIpProtoIcmpv6;
+  if (protocol == net::kIpProtoTcp || protocol == net::kIpProtoUdp) {
+    if (avail < l4_header_size(protocol)) return drop(m, Counter::drop_truncated);
+    set_ports(m.key, l4);
+    m.key.protocol = protocol;
+    m.vip = t.find_vip(m.family, m.key.dst, m.key.dst_port, protocol);
+    if (m.vip == nullptr) return drop(m, Counter::not_for_us);
+    if (ttl <= 1) return drop(m, Counter::drop_ttl_expired);
+    m.action = Action::kForward;
+    return true;
+  }
+  if (!icmp) return drop(m, Counter::not_for_us);
+  if (avail < sizeof(net::IcmpHeader)) return drop(m, Counter::drop_truncated);
+  if (!t.is_vip_address(m.family, m.key.dst)) return drop(m, Counter::not_for_us);
+  const uint8_t type = l4[0];
+  if (m.family == 4 ? type == net::kIcmpEchoRequest : type == net::kIcmpv6EchoRequest) {
+    m.action = Action::kEchoRequest;
+    return true;
+  }
+  const bool error = m.family == 4
+                         ? (type == net::kIcmpDestUnreachable || type == net::kIcmpTimeExceeded)
+                         : (type == net::kIcmpv6DestUnreachable || type == net::kIcmpv6PacketTooBig ||
+                            type == net::kIcmpv6TimeExceeded);
+  if (!error) return drop(m, Counter::drop_icmp_unsupported);
+  if (ttl <= 1) return drop(m, Counter::drop_ttl_expired);
+  return parse_quoted(t, m, l4 + sizeof(net::IcmpHeader), avail - sizeof(net::IcmpHeader));
+}
+
+inline bool parse_ipv4(const TableSnapshot& t, PacketMeta& m, const uint8_t* frame,
+                       uint32_t data_len, uint32_t pkt_len) {
+  const uint32_t l2 = m.l2_len;
+  if (data_len < l2 + sizeof(net::Ipv4Header)) return drop(m, Counter::drop_truncated);
+  const auto* ip = reinterpret_cast<const net::Ipv4Header*>(frame + l2);
+  const uint32_t ihl = (ip->version_ihl & 0x0F) * 4u;
+  const uint32_t total = net::be16_to_host(ip->total_length);
+  if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(net::Ipv4Header) || total < ihl) {
+    return drop(m, Counter::drop_bad_l3_header);
+  }
+  if (total > pkt_len - l2) return drop(m, Counter::drop_truncated);
+  m.family = 4;
+  m.key.family = 4;
+  std::memcpy(m.key.src, &ip->src, 4);
+  std::memcpy(m.key.dst, &ip->dst, 4);
+  m.l3_len = static_cast<uint16_t>(total);
+  m.tos = ip->tos;
+  const uint16_t frag = net::be16_to_host(ip->fragment);
+  m.dont_fragment = (frag & net::kIpv4FlagDontFragment) != 0;
+  const bool fragment = (frag & (net::kIpv4FlagMoreFragments | net::kIpv4FragmentOffsetMask)) != 0;
+  if (ihl != sizeof(net::Ipv4Header) || fragment) {
+    // Only the address is trustworthy here: tell VIP traffic we refuse from
+    // traffic that is simply not ours.
+    if (!t.is_vip_address(4, m.key.dst)) return drop(m, Counter::not_for_us);
+    return drop(m, fragment ? Counter::drop_ipv4_fragment : Counter::drop_ipv4_options);
+  }
+  m.l4_offset = static_cast<uint16_t>(l2 + ihl);
+  return classify_l4(t, m, frame, data_len, ip->protocol, ip->ttl);
+}
+
+inline bool parse_ipv6(const TableSnapshot& t, PacketMeta& m, const uint8_t* frame,
+                       uint32_t data_len, uint32_t pkt_len) {
+  const uint32_t l2 = m.l2_len;
+  if (data_len < l2 + sizeof(net::Ipv6Header)) return drop(m, Counter::drop_truncated);
+  const auto* ip = reinterpret_cast<const net::Ipv6Header*>(frame + l2);
+  if ((frame[l2] >> 4) != 6) return drop(m, Counter::drop_bad_l3_header);
+  const uint32_t total = sizeof(net::Ipv6Header) + net::be16_to_host(ip->payload_length);
+  if (total > pkt_len - l2) return drop(m, Counter::drop_truncated);
+  m.family = 6;
+  m.key.family = 6;
+  std::memcpy(m.key.src, ip->src, 16);
+  std::memcpy(m.key.dst, ip->dst, 16);
+  m.l3_len = static_cast<uint16_t>(total);
+  m.tos = static_cast<uint8_t>(net::be32_to_host(ip->version_class_flow) >> 20);
+  m.dont_fragment = 1;
+  // Skip hop-by-hop and destination options; refuse fragments and routing
+  // headers (their ports are not where a flow's are, or the destination is
+  // not final). A bounded walk: at most 4 skippable headers.
+  uint8_t next = ip->next_header;
+  uint32_t off = l2 + sizeof(net::Ipv6Header);
+  const uint32_t end = (l2 + total < data_len) ? l2 + total : data_len;
+  for (int i = 0; i < 4 && (next == net::kIpv6ExtHopByHop || next == net::kIpv6ExtDestOpts); ++i) {
+    if (off + 8 > end) return drop(m, Counter::drop_truncated);
+    const auto* ext = reinterpret_cast<const net::Ipv6ExtHeader*>(frame + off);
+    next = ext->next_header;
+    off += (ext->length + 1u) * 8u;
+  }
+  if (off > end) return drop(m, Counter::drop_truncated);
+  if (next == net::kIpv6ExtFragment || next == net::kIpv6ExtRouting ||
+      next == net::kIpv6ExtHopByHop || next == net::kIpv6ExtDestOpts) {
+    if (!t.is_vip_address(6, m.key.dst)) return drop(m, Counter::not_for_us);
+    return drop(m, next == net::kIpv6ExtFragment ? Counter::drop_ipv6_fragment
+                                                 : Counter::drop_ipv6_ext_header);
+  }
+  m.l4_offset = static_cast<uint16_t>(off);
+  return classify_l4(t, m, frame, data_len, next, ip->hop_limit);
+}
+
+}  // namespace parse_detail
+
+// Classifies `mbuf` against snapshot `t`, filling `m`. Returns false when
+// the packet is to be dropped (m.drop_reason says why).
+inline bool parse_packet(const TableSnapshot& t, const rte_mbuf* mbuf, PacketMeta& m) {
+  using namespace parse_detail;
+  std::memset(&m.key, 0, sizeof m.key);
+  m.vip = nullptr;
+  const auto* frame = rte_pktmbuf_mtod(mbuf, const uint8_t*);
+  const uint32_t data_len = rte_pktmbuf_data_len(mbuf);
+  const uint32_t pkt_len = rte_pktmbuf_pkt_len(mbuf);
+  if (data_len < sizeof(net::EthernetHeader)) return drop(m, Counter::drop_truncated);
+  uint16_t type = load_be16(frame + 12);
+  m.l2_len = sizeof(net::EthernetHeader);
+  if (type == net::kEtherTypeVlan || type == 0x88A8) {
+    if (data_len < sizeof(net::EthernetHeader) + sizeof(net::VlanTag)) {
+      return drop(m, Counter::drop_truncated);
+    }
+    const uint16_t inner = load_be16(frame + 16);
+    if (type == 0x88A8 || inner == net::kEtherTypeVlan || inner == 0x88A8) {
+      return drop(m, Counter::drop_vlan_stacked);
+    }
+    type = inner;
+    m.l2_len += sizeof(net::VlanTag);
+  }
+  if (type == net::kEtherTypeIpv4) return parse_ipv4(t, m, frame, data_len, pkt_len);
+  if (type == net::kEtherTypeIpv6) return parse_ipv6(t, m, frame, data_len, pkt_len);
+  return drop(m, Counter::not_for_us);
+}
+
+}  // namespace sluice::dp

@@ -1,0 +1,72 @@
+#include "dataplane/table_publisher.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace sluice::dp {
+
+TablePublisher::TablePublisher(const TableLimits& limits, uint32_t max_readers)
+    : limits_(limits) {
+  const size_t size = rte_rcu_qsbr_get_memsize(max_readers);
+  qsbr_ = static_cast<rte_rcu_qsbr*>(std::aligned_alloc(RTE_CACHE_LINE_SIZE,
+                                                         RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE)));
+  if (qsbr_ == nullptr || rte_rcu_qsbr_init(qsbr_, max_readers) != 0) {
+    std::free(qsbr_);
+    throw std::runtime_error("cannot initialise the RCU state for " +
+                             std::to_string(max_readers) + " workers");
+  }
+  // Workers never see a null table: start from an empty, valid snapshot.
+  std::string error;
+  owned_current_ = build_tables(TableConfig{}, limits_, 0, error);
+  current_.store(owned_current_.get(), std::memory_order_release);
+}
+
+TablePublisher::~TablePublisher() {
+  retired_.clear();
+  std::free(qsbr_);
+}
+
+ApplyResult TablePublisher::apply(const TableConfig& config) {
+  ApplyResult result;
+  const auto start = std::chrono::steady_clock::now();
+  auto next = build_tables(config, limits_, generation_ + 1, result.error);
+  result.build_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              std::chrono::steady_clock::now() - start)
+                                              .count());
+  if (!next) {
+    result.generation = generation_;
+    return result;
+  }
+  // Release: the snapshot's contents happen-before any worker's acquire load
+  // that observes the new pointer.
+  current_.store(next.get(), std::memory_order_release);
+  // The token marks "after the swap": once every registered worker has
+  // reported quiescence past it, none can still hold the old pointer.
+  const uint64_t token = rte_rcu_qsbr_start(qsbr_);
+  retired_.push_back(Retired{token, std::move(owned_current_)});
+  owned_current_ = std::move(next);
+  generation_ = owned_current_->generation;
+  result.ok = true;
+  result.generation = generation_;
+  reclaim();
+  return result;
+}
+
+void TablePublisher::reclaim() {
+  while (!retired_.empty() && rte_rcu_qsbr_check(qsbr_, retired_.front().token, false) == 1) {
+    retired_.pop_front();
+  }
+}
+
+void TablePublisher::register_reader(uint32_t reader_id) {
+  rte_rcu_qsbr_thread_register(qsbr_, reader_id);
+  rte_rcu_qsbr_thread_online(qsbr_, reader_id);
+}
+
+void TablePublisher::unregister_reader(uint32_t reader_id) {
+  rte_rcu_qsbr_thread_offline(qsbr_, reader_id);
+  rte_rcu_qsbr_thread_unregister(qsbr_, reader_id);
+}
+
+}  // namespace sluice::dp

@@ -1,0 +1,243 @@
+#include "dataplane/worker.h"
+
+#include <rte_prefetch.h>
+
+#include "dataplane/encap.h"
+#include "dataplane/icmp_reply.h"
+#include "dataplane/packet_parse.h"
+
+namespace sluice::dp {
+
+namespace {
+
+// Ticks of about a millisecond: the shift that brings the TSC rate to at
+// least 1024 ticks per second.
+uint32_t tick_shift_for(uint64_t tsc_hz) {
+  uint32_t shift = 0;
+  while ((tsc_hz >> (shift + 1)) >= 1024) ++shift;
+  return shift;
+}
+
+uint32_t seconds_to_ticks(uint64_t seconds, uint64_t tsc_hz, uint32_t shift) {
+  const uint64_t ticks = seconds * (tsc_hz >> shift);
+  return ticks > UINT32_MAX / 4 ? UINT32_MAX / 4 : static_cast<uint32_t>(ticks);
+}
+
+// Lemire's multiply-shift reduction: maps 32 hash bits onto [0, n) without
+// a division. Deterministic, so every host picks the same Maglev slot.
+inline uint32_t reduce(uint64_t hash, uint32_t n) {
+  return static_cast<uint32_t>(((hash >> 32) * n) >> 32);
+}
+
+}  // namespace
+
+WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublisher& tables,
+                             uint32_t reader_id)
+    : config_(config),
+      tables_(tables),
+      reader_id_(reader_id),
+      tick_shift_(tick_shift_for(config.tsc_hz)),
+      tcp_timeout_ticks_(seconds_to_ticks(config.tcp_idle_timeout_s, config.tsc_hz, tick_shift_)),
+      udp_timeout_ticks_(seconds_to_ticks(config.udp_idle_timeout_s, config.tsc_hz, tick_shift_)),
+      icmp_cycles_per_token_(config.icmp_rate_per_s == 0 ? UINT64_MAX
+                                                          : config.tsc_hz / config.icmp_rate_per_s),
+      vip_counters_(new TrafficCounters[size_t{config.max_vips} + 1]()),
+      backend_counters_(new TrafficCounters[size_t{config.max_backend_id} + 1]()),
+      conn_(config.flows_per_lcore,
+            tcp_timeout_ticks_ > udp_timeout_ticks_ ? tcp_timeout_ticks_ : udp_timeout_ticks_) {
+  icmp_max_tokens_ = config.icmp_rate_per_s == 0 ? 0 : icmp_cycles_per_token_ * config.icmp_burst;
+  icmp_tokens_ = icmp_max_tokens_;
+}
+
+// The burst pipeline. A struct so it can reach WorkerContext's private state
+// without widening its interface; every member is inline into process_burst.
+struct BurstRunner {
+  WorkerContext& ctx;
+  const TableSnapshot& t;
+  uint64_t now_tsc;
+  uint32_t now;
+  EncapParams v4_params;
+  EncapParams v6_params;
+
+  void count(Counter c, uint64_t n = 1) { ctx.counters_.add(c, n); }
+
+  bool icmp_token() {
+    const uint64_t elapsed = now_tsc - ctx.icmp_last_tsc_;
+    ctx.icmp_last_tsc_ = now_tsc;
+    uint64_t tokens = ctx.icmp_tokens_ + elapsed;
+    if (tokens > ctx.icmp_max_tokens_ || tokens < ctx.icmp_tokens_) tokens = ctx.icmp_max_tokens_;
+    if (tokens < ctx.icmp_cycles_per_token_) {
+      ctx.icmp_tokens_ = tokens;
+      return false;
+    }
+    ctx.icmp_tokens_ = tokens - ctx.icmp_cycles_per_token_;
+    return true;
+  }
+
+  // Connection table, then Maglev (step 4). Returns the backend id, 0 if the
+  // VIP has none for this flow. ICMP errors look up but never insert.
+  uint32_t pick_backend(const PacketMeta& meta, bool may_insert) {
+    const VipEntry& vip = *meta.vip;
+    const uint32_t timeout =
+        meta.key.protocol == net::kIpProtoTcp ? ctx.tcp_timeout_ticks_ : ctx.udp_timeout_ticks_;
+    ConnEntry* entry = ctx.conn_.lookup(meta.hash.hash, meta.hash.fingerprint, now);
+    if (entry != nullptr) {
+      const BackendEntry& be = t.backends[entry->backend_id];
+      if (be.vip_id == vip.id && be.keeps_flows) {
+        count(Counter::conn_hits);
+        if (may_insert) entry->expires = now + timeout;
+        return entry->backend_id;
+      }
+      count(Counter::conn_stale_backend);
+    } else {
+      count(Counter::conn_misses);
+    }
+    const uint32_t id = vip.maglev[reduce(meta.hash.hash, vip.maglev_size)];
+    if (id == kMaglevNoBackend || !may_insert) return id;
+    count(Counter::new_flows);
+    ctx.vip_counters_[vip.id].new_flows++;
+    ctx.backend_counters_[id].new_flows++;
+    if (entry != nullptr) {
+      // The flow's old backend left the VIP: the entry now follows Maglev.
+      entry->backend_id = id;
+      entry->expires = now + timeout;
+      return id;
+    }
+    switch (ctx.conn_.insert(meta.hash.hash, meta.hash.fingerprint, id, now + timeout, now)) {
+      case ConnInsert::kInserted: count(Counter::conn_inserts); break;
+      case ConnInsert::kReusedExpired:
+        count(Counter::conn_inserts);
+        count(Counter::conn_expired_reused);
+        break;
+      case ConnInsert::kFailed: count(Counter::conn_insert_failed); break;
+    }
+    return id;
+  }
+
+  bool encapsulate_to(rte_mbuf* m, const PacketMeta& meta, const BackendEntry& be) {
+    const bool gue = meta.vip->encap == Encap::kGue;
+    if (be.family == 4) {
+      return gue ? encapsulate<4, Encap::kGue>(m, meta, be, v4_params)
+                 : encapsulate<4, Encap::kIpip>(m, meta, be, v4_params);
+    }
+    return gue ? encapsulate<6, Encap::kGue>(m, meta, be, v6_params)
+               : encapsulate<6, Encap::kIpip>(m, meta, be, v6_params);
+  }
+
+  // Handles an oversize packet: ICMP to the client if it may not be
+  // fragmented and the rate limit allows. Returns where the mbuf went.
+  void too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t overhead, BurstOutput& out) {
+    if (meta.action == Action::kIcmpError) {
+      // Never answer an ICMP error with another one (RFC 1122 3.2.2).
+      drop(m, Counter::drop_too_big, out);
+      return;
+    }
+    if (!meta.dont_fragment) {
+      drop(m, Counter::drop_too_big_may_fragment, out);
+      return;
+    }
+    if (!icmp_token()) {
+      drop(m, Counter::drop_icmp_rate_limited, out);
+      return;
+    }
+    uint32_t mtu = ctx.config_.mtu - overhead;
+    if (meta.family == 6 && mtu < net::kIpv6MinMtu) mtu = net::kIpv6MinMtu;
+    if (!make_too_big(m, meta, mtu, ctx.config_.port_mac)) {
+      drop(m, Counter::drop_no_headroom, out);
+      return;
+    }
+    count(Counter::icmp_too_big_sent);
+    out.to_client[out.n_to_client++] = m;
+  }
+
+  void drop(rte_mbuf* m, Counter reason, BurstOutput& out) {
+    count(reason);
+    out.dropped[out.n_dropped++] = m;
+  }
+
+  void forward(rte_mbuf* m, const PacketMeta& meta, BurstOutput& out) {
+    const bool icmp_error = meta.action == Action::kIcmpError;
+    const uint32_t id = pick_backend(meta, !icmp_error);
+    if (id == kMaglevNoBackend) {
+      drop(m, icmp_error ? Counter::drop_icmp_error_no_flow : Counter::drop_no_backend, out);
+      return;
+    }
+    const BackendEntry& be = t.backends[id];
+    const uint32_t overhead = encap_overhead(be.family, meta.vip->encap);
+    if (meta.l3_len + overhead > ctx.config_.mtu) {
+      too_big(m, meta, overhead, out);
+      return;
+    }
+    // Ethernet padding must not end up inside the tunnel.
+    const uint32_t frame_len = meta.l2_len + meta.l3_len;
+    if (rte_pktmbuf_pkt_len(m) > frame_len) rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - frame_len);
+    if (!encapsulate_to(m, meta, be)) {
+      drop(m, Counter::drop_no_headroom, out);
+      return;
+    }
+    count(icmp_error ? Counter::fwd_icmp_errors : Counter::fwd_packets);
+    count(Counter::fwd_bytes, rte_pktmbuf_pkt_len(m));
+    TrafficCounters& vc = ctx.vip_counters_[meta.vip->id];
+    vc.packets++;
+    vc.bytes += meta.l3_len;
+    TrafficCounters& bc = ctx.backend_counters_[id];
+    bc.packets++;
+    bc.bytes += meta.l3_len;
+    out.to_backend[out.n_to_backend++] = m;
+  }
+};
+
+void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64_t now_tsc,
+                   BurstOutput& out) {
+  out.n_to_backend = out.n_to_client = out.n_dropped = 0;
+  const TableSnapshot& t = *ctx.tables().current();
+  const ForwardingConfig& cfg = ctx.config();
+  BurstRunner r{ctx,
+                t,
+                now_tsc,
+                ctx.ticks(now_tsc),
+                {cfg.port_mac, cfg.next_hop_mac, cfg.outer_src_v4.bytes,
+                 rte_cpu_to_be_16(cfg.gue_port)},
+                {cfg.port_mac, cfg.next_hop_mac, cfg.outer_src_v6.bytes,
+                 rte_cpu_to_be_16(cfg.gue_port)}};
+
+  // Pass 1: parse, classify, hash, and prefetch each flow's bucket so that
+  // pass 2 finds it in cache (VPP lb's pattern; CONVENTIONS.md item 5).
+  PacketMeta meta[kMaxBurst];
+  constexpr uint16_t kPrefetchAhead = 4;
+  for (uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
+    rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+  }
+  uint64_t rx_bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+    rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+    if (parse_packet(t, pkts[i], meta[i]) && meta[i].action != Action::kEchoRequest) {
+      meta[i].hash = flow_hash(meta[i].key, cfg.hash_seed);
+      ctx.conn().prefetch(meta[i].hash.hash);
+    }
+  }
+  r.count(Counter::rx_packets, n);
+  r.count(Counter::rx_bytes, rx_bytes);
+
+  // Pass 2: act.
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    switch (meta[i].action) {
+      case Action::kForward:
+      case Action::kIcmpError:
+        r.forward(m, meta[i], out);
+        break;
+      case Action::kEchoRequest:
+        make_echo_reply(m, meta[i]);
+        r.count(Counter::icmp_echo_replies);
+        out.to_client[out.n_to_client++] = m;
+        break;
+      case Action::kDrop:
+        r.drop(m, meta[i].drop_reason, out);
+        break;
+    }
+  }
+}
+
+}  // namespace sluice::dp

@@ -1,0 +1,94 @@
+// The worker's burst function and the per-lcore state it owns (DESIGN.md
+// section 2). process_burst() is the one function that forwards packets:
+// the worker loop, the packet fixtures and the benchmark all call it on real
+// mbufs. It never allocates, locks, throws or logs; every packet ends in
+// exactly one of the three output lists, and every drop has a counter.
+//
+// Threads: a WorkerContext belongs to one lcore. Other threads may only read
+// its counters (relaxed, summed by the reader).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include <rte_mbuf.h>
+
+#include "common/counters.h"
+#include "common/ip_address.h"
+#include "dataplane/conn_table.h"
+#include "dataplane/table_publisher.h"
+
+namespace sluice::dp {
+
+inline constexpr uint16_t kMaxBurst = 64;
+
+// Settings shared by every worker; fixed at start.
+struct ForwardingConfig {
+  uint8_t port_mac[6] = {};        // our MAC: source of everything we send
+  uint8_t next_hop_mac[6] = {};    // where encapsulated packets go
+  IpAddress outer_src_v4;          // outer source for IPv4 backends
+  IpAddress outer_src_v6;          // outer source for IPv6 backends
+  uint32_t mtu = 1500;             // egress IP MTU
+  uint16_t gue_port = 6080;        // GUE destination UDP port
+  uint64_t hash_seed = 0;          // flow hash seed; same on every host
+  uint32_t tcp_idle_timeout_s = 300;
+  uint32_t udp_idle_timeout_s = 30;
+  uint32_t icmp_rate_per_s = 100;  // too-big replies per second per lcore
+  uint32_t icmp_burst = 50;
+  uint64_t tsc_hz = 0;             // rte_get_tsc_hz()
+  uint64_t flows_per_lcore = 1u << 20;
+  uint32_t max_vips = 4096;        // sizes of the per-VIP / per-backend counters
+  uint32_t max_backend_id = 65535;
+};
+
+// Where process_burst put each packet. The caller transmits the first two
+// lists and frees the third.
+struct BurstOutput {
+  rte_mbuf* to_backend[kMaxBurst];
+  rte_mbuf* to_client[kMaxBurst];  // ICMP replies to clients
+  rte_mbuf* dropped[kMaxBurst];    // includes not-for-us traffic
+  uint16_t n_to_backend = 0;
+  uint16_t n_to_client = 0;
+  uint16_t n_dropped = 0;
+};
+
+class alignas(64) WorkerContext {
+ public:
+  WorkerContext(const ForwardingConfig& config, const TablePublisher& tables, uint32_t reader_id);
+
+  const ForwardingConfig& config() const { return config_; }
+  const TablePublisher& tables() const { return tables_; }
+  uint32_t reader_id() const { return reader_id_; }
+  ConnTable& conn() { return conn_; }
+  const LcoreCounters& counters() const { return counters_; }
+  const TrafficCounters* vip_counters() const { return vip_counters_.get(); }
+  const TrafficCounters* backend_counters() const { return backend_counters_.get(); }
+  // Connection table clock: ticks of 2^tick_shift TSC cycles.
+  uint32_t ticks(uint64_t tsc) const { return static_cast<uint32_t>(tsc >> tick_shift_); }
+
+ private:
+  friend struct BurstRunner;
+
+  ForwardingConfig config_;
+  const TablePublisher& tables_;
+  uint32_t reader_id_;
+  uint32_t tick_shift_;
+  uint32_t tcp_timeout_ticks_;
+  uint32_t udp_timeout_ticks_;
+  // Token bucket for ICMP too-big replies, in TSC cycles.
+  uint64_t icmp_tokens_;
+  uint64_t icmp_last_tsc_ = 0;
+  uint64_t icmp_cycles_per_token_;
+  uint64_t icmp_max_tokens_;
+  LcoreCounters counters_{};
+  std::unique_ptr<TrafficCounters[]> vip_counters_;
+  std::unique_ptr<TrafficCounters[]> backend_counters_;
+  ConnTable conn_;
+};
+
+// Forwards one burst of at most kMaxBurst packets. `now_tsc` is the TSC at the start of the burst (tests
+// pass their own clock). Reads the current table snapshot once.
+void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64_t now_tsc,
+                   BurstOutput& out);
+
+}  // namespace sluice::dp
