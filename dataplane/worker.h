@@ -61,6 +61,8 @@ class alignas(64) WorkerContext {
   uint32_t reader_id() const { return reader_id_; }
   ConnTable& conn() { return conn_; }
   const LcoreCounters& counters() const { return counters_; }
+  // For the worker loop's own outcomes (TX queue full).
+  void count(Counter c, uint64_t n = 1) { counters_.add(c, n); }
   const TrafficCounters* vip_counters() const { return vip_counters_.get(); }
   const TrafficCounters* backend_counters() const { return backend_counters_.get(); }
   // Connection table clock: ticks of 2^tick_shift TSC cycles.

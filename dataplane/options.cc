@@ -1,0 +1,194 @@
+#include "dataplane/options.h"
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <sstream>
+
+namespace sluice::dp {
+
+namespace po = boost::program_options;
+
+namespace {
+
+struct RawOptions {
+  std::string outer_src_v4, outer_src_v6, next_hop_mac;
+  int egress_port = -1;
+  uint64_t flows_per_lcore = 0;
+  uint32_t tcp_timeout = 0, udp_timeout = 0, mtu = 0, gue_port = 0, icmp_rate = 0,
+           icmp_burst = 0, max_vips = 0, max_backend_id = 0, port = 0, rx_desc = 0, tx_desc = 0,
+           burst = 0;
+  uint64_t hash_seed = 0;
+};
+
+po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
+  const ForwardingConfig d;
+  po::options_description general("General");
+  general.add_options()
+      ("help,h", "Print this help and exit.")
+      ("instance", po::value(&o.instance)->default_value(o.instance),
+       "Instance name, shown in log lines and in the exit report.")
+      ("static-config", po::value(&o.static_config),
+       "JSON file of VIPs and backends installed at start through the same table API the "
+       "control plane uses (see README). Without it the dataplane starts with no VIPs.");
+  po::options_description ports("Ports (DPDK port ids come from the EAL options: --vdev, -a)");
+  ports.add_options()
+      ("port", po::value(&raw.port)->default_value(0), "Ingress port id.")
+      ("egress-port", po::value(&raw.egress_port)->default_value(-1),
+       "Port id that encapsulated packets leave by (-1: the ingress port). ICMP replies to "
+       "clients leave by the port the request came in on.")
+      ("rx-desc", po::value(&raw.rx_desc)->default_value(o.rx_desc), "RX descriptors per queue.")
+      ("tx-desc", po::value(&raw.tx_desc)->default_value(o.tx_desc), "TX descriptors per queue.")
+      ("mbufs", po::value(&o.mbufs)->default_value(0),
+       "Mbufs in the packet pool (0: enough for every queue and burst).")
+      ("mtu", po::value(&raw.mtu)->default_value(d.mtu),
+       "Egress IP MTU: larger encapsulated packets get ICMP fragmentation-needed / "
+       "packet-too-big back to the client.")
+      ("next-hop-mac", po::value(&raw.next_hop_mac),
+       "Ethernet address encapsulated packets are sent to (the router or the backends' L2 "
+       "neighbour). Required.");
+  po::options_description encap("Encapsulation");
+  encap.add_options()
+      ("outer-src-v4", po::value(&raw.outer_src_v4),
+       "Outer IPv4 source address. Required for IPv4 backends.")
+      ("outer-src-v6", po::value(&raw.outer_src_v6),
+       "Outer IPv6 source address. Required for IPv6 backends.")
+      ("gue-port", po::value(&raw.gue_port)->default_value(d.gue_port),
+       "UDP destination port of GUE-encapsulated packets.");
+  po::options_description flows("Flows");
+  flows.add_options()
+      ("flows-per-lcore", po::value(&raw.flows_per_lcore)->default_value(d.flows_per_lcore),
+       "Connection table capacity per worker lcore (rounded up to a power of two).")
+      ("tcp-idle-timeout", po::value(&raw.tcp_timeout)->default_value(d.tcp_idle_timeout_s),
+       "Seconds an idle TCP flow keeps its backend.")
+      ("udp-idle-timeout", po::value(&raw.udp_timeout)->default_value(d.udp_idle_timeout_s),
+       "Seconds an idle UDP flow keeps its backend.")
+      ("hash-seed", po::value(&raw.hash_seed)->default_value(0),
+       "Flow hash seed. Every Sluice host behind the same ECMP group must use the same one.")
+      ("max-vips", po::value(&raw.max_vips)->default_value(d.max_vips),
+       "Largest VIP id accepted.")
+      ("max-backend-id", po::value(&raw.max_backend_id)->default_value(d.max_backend_id),
+       "Largest backend id accepted.")
+      ("icmp-rate", po::value(&raw.icmp_rate)->default_value(d.icmp_rate_per_s),
+       "ICMP too-big replies per second per worker (0: never send them).")
+      ("icmp-burst", po::value(&raw.icmp_burst)->default_value(d.icmp_burst),
+       "ICMP too-big replies a worker may send at once after a quiet spell.");
+  po::options_description workers("Workers (one per EAL worker lcore; -l 0-2 gives two)");
+  workers.add_options()
+      ("burst", po::value(&raw.burst)->default_value(o.burst),
+       "Packets per receive burst (at most 64).")
+      ("idle-backoff-us", po::value(&o.idle_backoff_us)->default_value(0),
+       "Microseconds a worker sleeps after an empty poll (0: busy poll, for production). "
+       "Set it on hosts that share cores, such as 2-core test machines.");
+  po::options_description all;
+  all.add(general).add(ports).add(encap).add(flows).add(workers);
+  return all;
+}
+
+}  // namespace
+
+std::string options_help() {
+  DataplaneOptions o;
+  RawOptions raw;
+  std::ostringstream out;
+  out << "Usage: lb-dataplane [EAL options] -- [options]\n\n"
+         "Sluice's packet-forwarding process: receives client packets for VIPs, picks a backend\n"
+         "(connection table, then Maglev), encapsulates (IPIP or GUE) and sends to the backend.\n"
+         "EAL options are DPDK's (see dpdk-testpmd --help); on a host without hugepages use\n"
+         "--no-huge -m 512 and --no-shconf or a unique --file-prefix.\n"
+         "Example: lb-dataplane --no-huge -m 512 --no-pci -l 0,1 --vdev net_af_packet0,iface=eth1 "
+         "-- --static-config tables.json --next-hop-mac 02:00:00:00:00:01 --outer-src-v4 "
+         "192.0.2.1\n"
+      << describe(o, raw);
+  return out.str();
+}
+
+std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_code) {
+  DataplaneOptions o;
+  RawOptions raw;
+  const auto desc = describe(o, raw);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "lb-dataplane: " << e.what() << " (see lb-dataplane --help)\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  if (vm.count("help")) {
+    std::cout << options_help();
+    exit_code = 0;
+    return std::nullopt;
+  }
+  auto fail = [&](const std::string& msg) -> std::optional<DataplaneOptions> {
+    std::cerr << "lb-dataplane: " << msg << " (see lb-dataplane --help)\n";
+    exit_code = 2;
+    return std::nullopt;
+  };
+  ForwardingConfig& f = o.forwarding;
+  if (raw.port > UINT16_MAX) return fail("--port " + std::to_string(raw.port) + " is not a port id");
+  o.port = static_cast<uint16_t>(raw.port);
+  if (raw.egress_port > UINT16_MAX) return fail("--egress-port is not a port id");
+  o.egress_port = raw.egress_port < 0 ? o.port : static_cast<uint16_t>(raw.egress_port);
+  if (raw.rx_desc == 0 || raw.rx_desc > 16384 || raw.tx_desc == 0 || raw.tx_desc > 16384) {
+    return fail("--rx-desc and --tx-desc must be in [1, 16384]");
+  }
+  o.rx_desc = static_cast<uint16_t>(raw.rx_desc);
+  o.tx_desc = static_cast<uint16_t>(raw.tx_desc);
+  if (raw.burst == 0 || raw.burst > kMaxBurst) {
+    return fail("--burst " + std::to_string(raw.burst) + " is out of range [1, 64]");
+  }
+  o.burst = static_cast<uint16_t>(raw.burst);
+  if (raw.mtu < 576 || raw.mtu > 9702) {
+    return fail("--mtu " + std::to_string(raw.mtu) + " is out of range [576, 9702]");
+  }
+  f.mtu = raw.mtu;
+  if (raw.gue_port == 0 || raw.gue_port > 65535) {
+    return fail("--gue-port " + std::to_string(raw.gue_port) + " is out of range [1, 65535]");
+  }
+  f.gue_port = static_cast<uint16_t>(raw.gue_port);
+  if (raw.flows_per_lcore == 0 || raw.flows_per_lcore > (1ull << 32)) {
+    return fail("--flows-per-lcore " + std::to_string(raw.flows_per_lcore) +
+                " is out of range [1, 4294967296]");
+  }
+  f.flows_per_lcore = raw.flows_per_lcore;
+  if (raw.tcp_timeout == 0 || raw.udp_timeout == 0 || raw.tcp_timeout > 86400 * 7 ||
+      raw.udp_timeout > 86400 * 7) {
+    return fail("idle timeouts must be in [1, 604800] seconds");
+  }
+  f.tcp_idle_timeout_s = raw.tcp_timeout;
+  f.udp_idle_timeout_s = raw.udp_timeout;
+  f.hash_seed = raw.hash_seed;
+  if (raw.max_vips == 0 || raw.max_vips > (1u << 20)) {
+    return fail("--max-vips must be in [1, 1048576]");
+  }
+  if (raw.max_backend_id == 0 || raw.max_backend_id > (1u << 24)) {
+    return fail("--max-backend-id must be in [1, 16777216]");
+  }
+  f.max_vips = raw.max_vips;
+  f.max_backend_id = raw.max_backend_id;
+  f.icmp_rate_per_s = raw.icmp_rate;
+  f.icmp_burst = raw.icmp_burst == 0 ? 1 : raw.icmp_burst;
+  if (!vm.count("next-hop-mac")) return fail("--next-hop-mac is required");
+  if (!parse_mac_address(raw.next_hop_mac, f.next_hop_mac)) {
+    return fail("--next-hop-mac '" + raw.next_hop_mac + "' is not a MAC address like 02:00:00:00:00:01");
+  }
+  if (!raw.outer_src_v4.empty()) {
+    auto a = parse_ip_address(raw.outer_src_v4);
+    if (!a || !a->is_v4()) return fail("--outer-src-v4 '" + raw.outer_src_v4 + "' is not an IPv4 address");
+    f.outer_src_v4 = *a;
+  }
+  if (!raw.outer_src_v6.empty()) {
+    auto a = parse_ip_address(raw.outer_src_v6);
+    if (!a || !a->is_v6()) return fail("--outer-src-v6 '" + raw.outer_src_v6 + "' is not an IPv6 address");
+    f.outer_src_v6 = *a;
+  }
+  if (f.outer_src_v4.family == 0 && f.outer_src_v6.family == 0) {
+    return fail("set --outer-src-v4 and/or --outer-src-v6: encapsulated packets need a source");
+  }
+  exit_code = 0;
+  return o;
+}
+
+}  // namespace sluice::dp

@@ -1,0 +1,34 @@
+// lb-dataplane's own command-line options (after EAL's, past "--"), read
+// with Boost.Program_options. Start-up only; main thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "dataplane/worker.h"
+
+namespace sluice::dp {
+
+struct DataplaneOptions {
+  std::string instance = "sluice";
+  std::string static_config;       // JSON tables applied at start; empty = none
+  uint16_t port = 0;               // ingress DPDK port id
+  uint16_t egress_port = 0;        // defaults to `port`
+  uint16_t rx_desc = 1024;
+  uint16_t tx_desc = 1024;
+  uint32_t mbufs = 0;              // 0 = sized from queues and workers
+  uint16_t burst = 32;
+  uint32_t idle_backoff_us = 0;    // 0 = busy poll
+  ForwardingConfig forwarding;     // MACs other than next hop are filled from the port
+};
+
+// Everything after "--". Returns the options, or nullopt after printing a
+// message (to stderr for errors, stdout for --help); `exit_code` says how
+// the program should end then.
+std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_code);
+
+// The --help text (also printed when no EAL has been started).
+std::string options_help();
+
+}  // namespace sluice::dp
