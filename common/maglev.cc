@@ -49,6 +49,21 @@ bool miller_rabin_round(uint64_t n, uint64_t d, unsigned r, uint64_t a) {
   return false;
 }
 
+// Inverse of a modulo m (extended Euclid), or 0 if gcd(a, m) != 1.
+uint32_t inverse_mod(uint32_t a, uint32_t m) {
+  int64_t t = 0, new_t = 1;
+  int64_t r = m, new_r = a % m;
+  while (new_r != 0) {
+    const int64_t q = r / new_r;
+    t -= q * new_t;
+    std::swap(t, new_t);
+    r -= q * new_r;
+    std::swap(r, new_r);
+  }
+  if (r != 1) return 0;
+  return static_cast<uint32_t>(t < 0 ? t + m : t);
+}
+
 // One entry of the fill: its walk through its permutation and its turn
 // accounting. `pos` is the permutation's element number `next` (the paper's
 // next[i]); `remaining` is M - next, the preferences not yet looked at.
@@ -59,46 +74,74 @@ struct FillEntry {
   uint32_t id;
   uint64_t weight;
   uint64_t target;  // the next turn comes in the first round r with r * weight >= target
+  uint32_t skip_inverse = kUnknown;  // skip^-1 mod M, for the endgame
+  static constexpr uint32_t kUnknown = UINT32_MAX;
 };
 
 // The table being filled, plus a bitmap of taken slots: the walks test
 // bits in the bitmap (M/8 bytes, 8 KiB for the default size, so it stays
 // in L1) instead of loading slots from the table.
+//
+// A walk costs about M/F tests when F slots are free, so filling the table
+// by walks alone costs about M ln M tests, half of them in the last
+// sqrt(M) slots. For those the filler switches to an endgame that gives the
+// same answer at a cost of F per turn: it keeps the list of free slots, and
+// for each free slot q computes how many steps the walk would take to reach
+// it, d = (q - pos) * skip^-1 mod M; the walk would stop at the free slot
+// with the smallest d.
 class Filler {
  public:
-  explicit Filler(uint32_t m) : m_(m), table_(m, kMaglevNoBackend), taken_((m + 63) / 64, 0) {}
+  explicit Filler(uint32_t m)
+      : m_(m), free_count_(m), table_(m, kMaglevNoBackend), taken_((m + 63) / 64, 0) {
+    // Walk cost ~M/F against endgame cost ~F (with a dearer step): switch
+    // when F drops to about sqrt(M)/2.
+    uint32_t r = 1;
+    while (uint64_t{r} * r * 4 <= m) ++r;
+    endgame_at_ = r;
+  }
 
-  // Gives `e` one turn: walks its preference list to the first empty slot
-  // and takes it. False if the list ran out first, which cannot happen for
-  // a valid permutation (skip coprime with M) while a slot is empty.
+  // Gives `e` one turn: the first free slot on its preference list. False
+  // if the list ran out first, which cannot happen for a valid permutation
+  // (skip coprime with M) while a slot is free.
   bool take_turn(FillEntry& e) {
-    // While the table is sparse the first preference is usually free.
-    if (e.remaining != 0 && !is_taken(e.pos)) {
-      claim(e, e.pos, 1);
-      return true;
+    if (free_count_ <= endgame_at_) {
+      if (e.skip_inverse == FillEntry::kUnknown) e.skip_inverse = inverse_mod(e.skip, m_);
+      // Without an inverse (skip not coprime with M: invalid input) walk.
+      if (e.skip_inverse != 0) return endgame_turn(e);
     }
-    // Otherwise test preferences a batch at a time: the bit tests are
-    // independent loads, and there is one hard-to-predict branch per batch
-    // rather than one per preference.
+    // The walk, in locals (through `e` every step would be a store and a
+    // reload), a batch of preferences at a time: the bit tests in a batch
+    // are independent, and the branch that ends the walk is taken once per
+    // batch with a free slot rather than once per preference, which matters
+    // while the table is about half full and a per-preference branch would
+    // be a coin toss for the branch predictor.
     constexpr uint32_t kBatch = 8;
-    while (e.remaining != 0) {
-      const uint32_t k = e.remaining < kBatch ? e.remaining : kBatch;
-      uint32_t pos[kBatch];
-      uint32_t p = e.pos;
+    const uint32_t m = m_, skip = e.skip;
+    const uint64_t* const taken = taken_.data();
+    uint32_t pos = e.pos, remaining = e.remaining;
+    while (remaining != 0) {
+      const uint32_t k = remaining < kBatch ? remaining : kBatch;
+      uint32_t batch[kBatch];
       uint32_t free_mask = 0;
-      for (uint32_t j = 0; j < k; ++j) {
-        pos[j] = p;
-        free_mask |= static_cast<uint32_t>(!is_taken(p)) << j;
-        p = step(p, e.skip);
+      for (uint32_t j = 0; j < kBatch; ++j) {
+        batch[j] = pos;
+        free_mask |= static_cast<uint32_t>(((taken[pos >> 6] >> (pos & 63)) & 1) ^ 1) << j;
+        pos += skip;  // pos, skip < m <= 2^24: no overflow
+        if (pos >= m) pos -= m;
       }
+      free_mask &= (1u << k) - 1;  // only preferences not yet looked at
       if (free_mask != 0) {
         const auto j = static_cast<uint32_t>(__builtin_ctz(free_mask));
-        claim(e, pos[j], j + 1);
+        const uint32_t p = batch[j];
+        e.pos = p + skip >= m ? p + skip - m : p + skip;
+        e.remaining = remaining - (j + 1);
+        claim(e, p);
         return true;
       }
-      e.pos = p;
-      e.remaining -= k;
+      remaining -= k;
     }
+    e.pos = pos;
+    e.remaining = 0;
     return false;
   }
 
@@ -111,17 +154,53 @@ class Filler {
     return pos >= m_ ? pos - m_ : pos;
   }
   bool is_taken(uint32_t p) const { return (taken_[p >> 6] >> (p & 63)) & 1; }
-  // Takes slot p, the preference `used - 1` places past e.pos.
-  void claim(FillEntry& e, uint32_t p, uint32_t used) {
+
+  void claim(const FillEntry& e, uint32_t p) {
     taken_[p >> 6] |= uint64_t{1} << (p & 63);
     table_[p] = e.id;
-    e.pos = step(p, e.skip);
-    e.remaining -= used;
+    --free_count_;
+    if (!free_.empty()) {
+      // Endgame started: drop p from the free list (short by then).
+      const auto it = std::find(free_.begin(), free_.end(), p);
+      *it = free_.back();
+      free_.pop_back();
+    }
+  }
+
+  bool endgame_turn(FillEntry& e) {
+    if (free_.empty()) {
+      // First endgame turn: list the free slots.
+      free_.reserve(free_count_);
+      for (uint32_t p = 0; p < m_; ++p) {
+        if (!is_taken(p)) free_.push_back(p);
+      }
+    }
+    uint64_t best_d = UINT64_MAX;
+    uint32_t best_q = 0;
+    for (const uint32_t q : free_) {
+      const uint64_t delta = q >= e.pos ? q - e.pos : q + m_ - e.pos;
+      const uint64_t d = delta * e.skip_inverse % m_;  // < 2^48 before the modulo
+      if (d < best_d) {
+        best_d = d;
+        best_q = q;
+      }
+    }
+    if (best_d >= e.remaining) {  // the walk would run out first
+      e.remaining = 0;
+      return false;
+    }
+    e.pos = step(best_q, e.skip);
+    e.remaining -= static_cast<uint32_t>(best_d) + 1;
+    claim(e, best_q);
+    return true;
   }
 
   uint32_t m_;
+  uint32_t free_count_;
+  uint32_t endgame_at_;
   std::vector<uint32_t> table_;
   std::vector<uint64_t> taken_;
+  std::vector<uint32_t> free_;  // free slots, listed once the endgame starts
 };
 
 }  // namespace
