@@ -1,0 +1,218 @@
+// Table configuration: strict JSON reading and whole-config validation. Every
+// refusal must name the field and the value, and leave the output untouched.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/table_config.h"
+
+namespace sluice {
+namespace {
+
+const char* kGood = R"({"vips": [
+  {"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp", "encap": "ipip",
+   "table_size": 251,
+   "backends": [{"id": 1, "name": "a", "address": "198.51.100.1", "weight": 2},
+                {"id": 2, "name": "b", "address": "198.51.100.2", "state": "draining"}]},
+  {"id": 2, "address": "2001:db8::10", "port": 0, "protocol": "udp", "encap": "gue",
+   "backends": [{"id": 3, "name": "c", "address": "192.0.2.50"}]}]})";
+
+TableConfig parse_ok(const std::string& text) {
+  TableConfig c;
+  const std::string err = parse_table_config_json(text, c);
+  EXPECT_EQ(err, "");
+  return c;
+}
+
+TEST(TableConfigJson, ReadsEveryField) {
+  const TableConfig c = parse_ok(kGood);
+  ASSERT_EQ(c.vips.size(), 2u);
+  const VipConfig& v = c.vips[0];
+  EXPECT_EQ(v.id, 1u);
+  EXPECT_EQ(format_ip_address(v.address), "192.0.2.10");
+  EXPECT_EQ(v.port, 80);
+  EXPECT_EQ(v.protocol, 6);
+  EXPECT_EQ(v.encap, Encap::kIpip);
+  EXPECT_EQ(v.table_size, 251u);
+  ASSERT_EQ(v.backends.size(), 2u);
+  EXPECT_EQ(v.backends[0].weight, 2u);
+  EXPECT_EQ(v.backends[1].weight, 1u);  // default
+  EXPECT_EQ(v.backends[1].state, BackendState::kDraining);
+  EXPECT_EQ(c.vips[1].encap, Encap::kGue);
+  EXPECT_EQ(c.vips[1].table_size, kMaglevDefaultTableSize);  // default
+  EXPECT_EQ(c.vips[1].port, 0);
+  EXPECT_EQ(validate_table_config(c, TableLimits{}), "");
+}
+
+TEST(TableConfigJson, RoundTrips) {
+  const TableConfig c = parse_ok(kGood);
+  const TableConfig again = parse_ok(table_config_to_json(c));
+  EXPECT_EQ(table_config_to_json(again), table_config_to_json(c));
+}
+
+struct BadJson {
+  const char* text;
+  const char* error_has;
+};
+
+class TableConfigJsonRefuses : public ::testing::TestWithParam<BadJson> {};
+
+TEST_P(TableConfigJsonRefuses, NamesTheField) {
+  TableConfig c = parse_ok(kGood);
+  const std::string before = table_config_to_json(c);
+  const std::string err = parse_table_config_json(GetParam().text, c);
+  EXPECT_NE(err.find(GetParam().error_has), std::string::npos) << err;
+  EXPECT_EQ(table_config_to_json(c), before) << "a refused parse changed the output";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TableConfigJsonRefuses,
+    ::testing::Values(
+        BadJson{"{", "not valid JSON"},
+        BadJson{"[]", "config: must be an object"},
+        BadJson{R"({"vips": {}})", "config.vips: must be an array"},
+        BadJson{R"({"vipz": []})", "config.vipz: unknown field"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+                  "colour": "red"}]})",
+                "config.vips[0].colour: unknown field"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.300", "port": 80, "protocol": "tcp"}]})",
+                "'192.0.2.300' is not an IPv4 or IPv6 address"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": "80", "protocol": "tcp"}]})",
+                "config.vips[0].port: must be a non-negative integer"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 70000, "protocol": "tcp"}]})",
+                "config.vips[0].port: 70000 exceeds 65535"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "sctp"}]})",
+                "'sctp' is not tcp or udp"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+                  "encap": "gre"}]})",
+                "'gre' is not ipip or gue"},
+        BadJson{R"({"vips": [{"id": -1, "address": "192.0.2.10", "port": 80, "protocol": "tcp"}]})",
+                "config.vips[0].id: must be a non-negative integer"},
+        BadJson{R"({"vips": [{"address": "192.0.2.10", "port": 80, "protocol": "tcp"}]})",
+                "config.vips[0].id: is required"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+                  "backends": [{"id": 1, "name": "a", "address": "198.51.100.1",
+                                "state": "sleepy"}]}]})",
+                "config.vips[0].backends[0].state: 'sleepy' is not active, draining or disabled"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+                  "backends": [{"id": 1, "name": 5, "address": "198.51.100.1"}]}]})",
+                "config.vips[0].backends[0].name: must be a string"}));
+
+VipConfig vip(uint32_t id, const char* addr, uint16_t port) {
+  VipConfig v;
+  v.id = id;
+  v.address = *parse_ip_address(addr);
+  v.port = port;
+  v.protocol = 6;
+  v.table_size = 251;
+  return v;
+}
+
+BackendConfig backend(uint32_t id, const char* name, const char* addr, uint32_t weight = 1) {
+  BackendConfig b;
+  b.id = id;
+  b.name = name;
+  b.address = *parse_ip_address(addr);
+  b.weight = weight;
+  return b;
+}
+
+TEST(TableConfigValidate, RefusesWithTheFieldNamed) {
+  const TableLimits limits{.max_vips = 10, .max_backend_id = 100, .max_backends_per_vip = 5};
+  auto expect_error = [&](const TableConfig& c, const std::string& has) {
+    const std::string err = validate_table_config(c, limits);
+    EXPECT_NE(err.find(has), std::string::npos) << "error: '" << err << "', wanted '" << has << "'";
+  };
+  TableConfig c;
+  c.vips.push_back(vip(1, "192.0.2.10", 80));
+  c.vips.push_back(vip(2, "192.0.2.10", 80));
+  expect_error(c, "duplicate VIP");
+
+  c.vips[1] = vip(1, "192.0.2.11", 80);
+  expect_error(c, "id 1 is used by another VIP");
+
+  c.vips.resize(1);
+  c.vips[0].id = 11;
+  expect_error(c, "id 11 is out of range [1, 10]");
+
+  c.vips[0] = vip(1, "192.0.2.10", 80);
+  c.vips[0].table_size = 65536;
+  expect_error(c, "table_size 65536");
+
+  c.vips[0].table_size = 7;
+  for (uint32_t i = 1; i <= 8; ++i) {
+    c.vips[0].backends.push_back(
+        backend(i, ("b" + std::to_string(i)).c_str(), ("198.51.100." + std::to_string(i)).c_str()));
+  }
+  expect_error(c, "8 backends exceed the per-VIP limit of 5");
+  c.vips[0].backends.resize(5);
+  c.vips[0].table_size = 251;
+  EXPECT_EQ(validate_table_config(c, limits), "");
+
+  c.vips[0].backends[1].name = "b1";
+  expect_error(c, "duplicate backend name 'b1'");
+  c.vips[0].backends[1].name = "b2";
+
+  c.vips[0].backends[1].address = c.vips[0].backends[0].address;
+  expect_error(c, "duplicate backend address 198.51.100.1");
+  c.vips[0].backends[1].address = *parse_ip_address("198.51.100.2");
+
+  c.vips[0].backends[2].weight = kMaxBackendWeight + 1;
+  expect_error(c, "weight 1000001 is out of range");
+  c.vips[0].backends[2].weight = 0;
+  EXPECT_EQ(validate_table_config(c, limits), "");
+
+  c.vips[0].backends[3].id = 0;
+  expect_error(c, "backend 'b4': id 0 is out of range [1, 100]");
+  c.vips[0].backends[3].id = 4;
+
+  c.vips.push_back(vip(2, "192.0.2.11", 80));
+  c.vips[1].backends.push_back(backend(4, "other", "198.51.100.9"));
+  expect_error(c, "id 4 is used twice");
+  c.vips.resize(1);
+
+  c.vips[0].backends[4].name = "";
+  expect_error(c, "has an empty name");
+  c.vips[0].backends[4].name = "b5";
+
+  c.vips[0].protocol = 1;
+  expect_error(c, "protocol 1 is not tcp (6) or udp (17)");
+  c.vips[0].protocol = 6;
+  EXPECT_EQ(validate_table_config(c, limits), "");
+}
+
+TEST(TableConfigValidate, EncapMustCarryTheFamilies) {
+  TableConfig c;
+  c.vips.push_back(vip(1, "2001:db8::10", 443));
+  c.vips[0].backends.push_back(backend(1, "v4", "198.51.100.1"));
+  c.vips[0].encap = Encap::kIpip;
+  const std::string err = validate_table_config(c, TableLimits{});
+  EXPECT_NE(err.find("encap ipip cannot carry IPv6"), std::string::npos) << err;
+  c.vips[0].encap = Encap::kGue;
+  EXPECT_EQ(validate_table_config(c, TableLimits{}), "");
+  // v4-in-v6 IPIP is fine.
+  TableConfig d;
+  d.vips.push_back(vip(1, "192.0.2.10", 443));
+  d.vips[0].backends.push_back(backend(1, "v6", "2001:db8:2::1"));
+  EXPECT_EQ(validate_table_config(d, TableLimits{}), "");
+  // ...unless the dataplane has no IPv6 outer source.
+  TableLimits no_v6;
+  no_v6.outer_v6 = false;
+  EXPECT_NE(validate_table_config(d, no_v6).find("needs an IPv6 outer source"), std::string::npos);
+}
+
+TEST(IpAddress, ParsesAndFormats) {
+  EXPECT_EQ(format_ip_address(*parse_ip_address("2001:db8::1")), "2001:db8::1");
+  EXPECT_FALSE(parse_ip_address(""));
+  EXPECT_FALSE(parse_ip_address("192.0.2"));
+  EXPECT_FALSE(parse_ip_address(std::string(100, '1')));
+  uint8_t mac[6];
+  EXPECT_TRUE(parse_mac_address("02:00:00:00:00:fE", mac));
+  EXPECT_EQ(mac[5], 0xFE);
+  EXPECT_FALSE(parse_mac_address("02:00:00:00:00", mac));
+  EXPECT_FALSE(parse_mac_address("02-00-00-00-00-01", mac));
+  EXPECT_FALSE(parse_mac_address("0g:00:00:00:00:01", mac));
+}
+
+}  // namespace
+}  // namespace sluice
