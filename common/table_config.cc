@@ -145,6 +145,7 @@ namespace {
 // and range and reports the JSON path on failure.
 struct Reader {
   std::string error;
+  bool with_ids = true;
 
   bool fail(const std::string& path, const std::string& what) {
     if (error.empty()) error = path + ": " + what;
@@ -194,10 +195,13 @@ struct Reader {
   }
 
   bool backend(const json& obj, const std::string& path, BackendConfig& be) {
-    if (!only_fields(obj, path, {"id", "name", "address", "weight", "state"})) return false;
+    if (with_ids ? !only_fields(obj, path, {"id", "name", "address", "weight", "state"})
+                 : !only_fields(obj, path, {"name", "address", "weight", "state"})) {
+      return false;
+    }
     uint64_t id = 0, weight = 1;
     std::string state = "active";
-    if (!uint_field(obj, path, "id", true, UINT32_MAX, id) ||
+    if (!uint_field(obj, path, "id", with_ids, UINT32_MAX, id) ||
         !string_field(obj, path, "name", true, be.name) || !address_field(obj, path, be.address) ||
         !uint_field(obj, path, "weight", false, UINT32_MAX, weight) ||
         !string_field(obj, path, "state", false, state)) {
@@ -218,13 +222,16 @@ struct Reader {
   }
 
   bool vip(const json& obj, const std::string& path, VipConfig& vip) {
-    if (!only_fields(obj, path,
-                     {"id", "address", "port", "protocol", "encap", "table_size", "backends"})) {
-      return false;
-    }
+    const bool fields_ok =
+        with_ids ? only_fields(obj, path,
+                               {"id", "address", "port", "protocol", "encap", "table_size",
+                                "backends"})
+                 : only_fields(obj, path,
+                               {"address", "port", "protocol", "encap", "table_size", "backends"});
+    if (!fields_ok) return false;
     uint64_t id = 0, port = 0, table_size = kMaglevDefaultTableSize;
     std::string protocol, encap = "ipip";
-    if (!uint_field(obj, path, "id", true, UINT32_MAX, id) ||
+    if (!uint_field(obj, path, "id", with_ids, UINT32_MAX, id) ||
         !address_field(obj, path, vip.address) ||
         !uint_field(obj, path, "port", true, 65535, port) ||
         !string_field(obj, path, "protocol", true, protocol) ||
@@ -263,10 +270,11 @@ struct Reader {
 
 }  // namespace
 
-std::string parse_table_config_json(const std::string& text, TableConfig& out) {
+std::string parse_table_config_json(const std::string& text, TableConfig& out, bool with_ids) {
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return "config: not valid JSON";
   Reader r;
+  r.with_ids = with_ids;
   TableConfig config;
   if (!r.only_fields(doc, "config", {"vips"})) return r.error;
   if (const auto it = doc.find("vips"); it != doc.end()) {
@@ -281,24 +289,26 @@ std::string parse_table_config_json(const std::string& text, TableConfig& out) {
   return {};
 }
 
-std::string table_config_to_json(const TableConfig& config) {
+std::string table_config_to_json(const TableConfig& config, bool with_ids) {
   json vips = json::array();
   for (const VipConfig& vip : config.vips) {
     json backends = json::array();
     for (const BackendConfig& be : vip.backends) {
-      backends.push_back({{"id", be.id},
-                          {"name", be.name},
-                          {"address", format_ip_address(be.address)},
-                          {"weight", be.weight},
-                          {"state", backend_state_name(be.state)}});
+      json b = {{"name", be.name},
+                {"address", format_ip_address(be.address)},
+                {"weight", be.weight},
+                {"state", backend_state_name(be.state)}};
+      if (with_ids) b["id"] = be.id;
+      backends.push_back(std::move(b));
     }
-    vips.push_back({{"id", vip.id},
-                    {"address", format_ip_address(vip.address)},
-                    {"port", vip.port},
-                    {"protocol", protocol_name(vip.protocol)},
-                    {"encap", encap_name(vip.encap)},
-                    {"table_size", vip.table_size},
-                    {"backends", std::move(backends)}});
+    json v = {{"address", format_ip_address(vip.address)},
+              {"port", vip.port},
+              {"protocol", protocol_name(vip.protocol)},
+              {"encap", encap_name(vip.encap)},
+              {"table_size", vip.table_size},
+              {"backends", std::move(backends)}};
+    if (with_ids) v["id"] = vip.id;
+    vips.push_back(std::move(v));
   }
   return json{{"vips", std::move(vips)}}.dump(2);
 }

@@ -75,7 +75,11 @@ const char* protocol_name(uint8_t protocol);
 // Strict JSON reading: unknown fields, wrong types and bad values are errors
 // naming the JSON path. On error returns a message and leaves `out` as is.
 // The caller still runs validate_table_config on the result.
-std::string parse_table_config_json(const std::string& text, TableConfig& out);
-std::string table_config_to_json(const TableConfig& config);
+// `with_ids`: the dataplane's form (VIP and backend ids required); without,
+// the operator's declarative form (ids are the control plane's business and
+// refused as unknown fields).
+std::string parse_table_config_json(const std::string& text, TableConfig& out,
+                                    bool with_ids = true);
+std::string table_config_to_json(const TableConfig& config, bool with_ids = true);
 
 }  // namespace sluice

@@ -27,7 +27,7 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
   general.add_options()
       ("help,h", "Print this help and exit.")
       ("instance", po::value(&o.instance)->default_value(o.instance),
-       "Instance name, shown in log lines and in the exit report.")
+       "Instance name; the control segment is /dev/shm/sluice-NAME.")
       ("static-config", po::value(&o.static_config),
        "JSON file of VIPs and backends installed at start through the same table API the "
        "control plane uses (see README). Without it the dataplane starts with no VIPs.");

@@ -32,7 +32,7 @@ inline uint32_t reduce(uint64_t hash, uint32_t n) {
 }  // namespace
 
 WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublisher& tables,
-                             uint32_t reader_id)
+                             uint32_t reader_id, CounterStorage storage)
     : config_(config),
       tables_(tables),
       reader_id_(reader_id),
@@ -41,10 +41,23 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
       udp_timeout_ticks_(seconds_to_ticks(config.udp_idle_timeout_s, config.tsc_hz, tick_shift_)),
       icmp_cycles_per_token_(config.icmp_rate_per_s == 0 ? UINT64_MAX
                                                           : config.tsc_hz / config.icmp_rate_per_s),
-      vip_counters_(new TrafficCounters[size_t{config.max_vips} + 1]()),
-      backend_counters_(new TrafficCounters[size_t{config.max_backend_id} + 1]()),
+      counters_(storage.lcore),
+      vip_counters_(storage.vips),
+      backend_counters_(storage.backends),
       conn_(config.flows_per_lcore,
             tcp_timeout_ticks_ > udp_timeout_ticks_ ? tcp_timeout_ticks_ : udp_timeout_ticks_) {
+  if (counters_ == nullptr) {
+    own_counters_ = std::make_unique<LcoreCounters>();
+    counters_ = own_counters_.get();
+  }
+  if (vip_counters_ == nullptr) {
+    own_vip_counters_.reset(new TrafficCounters[size_t{config.max_vips} + 1]());
+    vip_counters_ = own_vip_counters_.get();
+  }
+  if (backend_counters_ == nullptr) {
+    own_backend_counters_.reset(new TrafficCounters[size_t{config.max_backend_id} + 1]());
+    backend_counters_ = own_backend_counters_.get();
+  }
   icmp_max_tokens_ = config.icmp_rate_per_s == 0 ? 0 : icmp_cycles_per_token_ * config.icmp_burst;
   icmp_tokens_ = icmp_max_tokens_;
 }
@@ -59,7 +72,7 @@ struct BurstRunner {
   EncapParams v4_params;
   EncapParams v6_params;
 
-  void count(Counter c, uint64_t n = 1) { ctx.counters_.add(c, n); }
+  void count(Counter c, uint64_t n = 1) { ctx.counters_->add(c, n); }
 
   bool icmp_token() {
     const uint64_t elapsed = now_tsc - ctx.icmp_last_tsc_;

@@ -52,19 +52,28 @@ struct BurstOutput {
   uint16_t n_dropped = 0;
 };
 
+// Where a worker's counters live: in the shared-memory segment, so the
+// control plane reads them, or (all null) in memory the context allocates.
+struct CounterStorage {
+  LcoreCounters* lcore = nullptr;
+  TrafficCounters* vips = nullptr;      // max_vips + 1 entries
+  TrafficCounters* backends = nullptr;  // max_backend_id + 1 entries
+};
+
 class alignas(64) WorkerContext {
  public:
-  WorkerContext(const ForwardingConfig& config, const TablePublisher& tables, uint32_t reader_id);
+  WorkerContext(const ForwardingConfig& config, const TablePublisher& tables, uint32_t reader_id,
+                CounterStorage storage = {});
 
   const ForwardingConfig& config() const { return config_; }
   const TablePublisher& tables() const { return tables_; }
   uint32_t reader_id() const { return reader_id_; }
   ConnTable& conn() { return conn_; }
-  const LcoreCounters& counters() const { return counters_; }
+  const LcoreCounters& counters() const { return *counters_; }
   // For the worker loop's own outcomes (TX queue full).
-  void count(Counter c, uint64_t n = 1) { counters_.add(c, n); }
-  const TrafficCounters* vip_counters() const { return vip_counters_.get(); }
-  const TrafficCounters* backend_counters() const { return backend_counters_.get(); }
+  void count(Counter c, uint64_t n = 1) { counters_->add(c, n); }
+  const TrafficCounters* vip_counters() const { return vip_counters_; }
+  const TrafficCounters* backend_counters() const { return backend_counters_; }
   // Connection table clock: ticks of 2^tick_shift TSC cycles.
   uint32_t ticks(uint64_t tsc) const { return static_cast<uint32_t>(tsc >> tick_shift_); }
 
@@ -82,9 +91,13 @@ class alignas(64) WorkerContext {
   uint64_t icmp_last_tsc_ = 0;
   uint64_t icmp_cycles_per_token_;
   uint64_t icmp_max_tokens_;
-  LcoreCounters counters_{};
-  std::unique_ptr<TrafficCounters[]> vip_counters_;
-  std::unique_ptr<TrafficCounters[]> backend_counters_;
+  LcoreCounters* counters_;
+  TrafficCounters* vip_counters_;
+  TrafficCounters* backend_counters_;
+  // Backing memory when CounterStorage was empty.
+  std::unique_ptr<LcoreCounters> own_counters_;
+  std::unique_ptr<TrafficCounters[]> own_vip_counters_;
+  std::unique_ptr<TrafficCounters[]> own_backend_counters_;
   ConnTable conn_;
 };
 

@@ -1,0 +1,218 @@
+// The shared-memory segment between lb-dataplane and lb-controlplane
+// (DESIGN.md section 4): a versioned header (magic, ABI version, sizes, boot
+// id, heartbeat), a command ring (control -> data), an event ring (data ->
+// control) and the per-lcore counter blocks.
+//
+// The dataplane creates the segment (mode 0600, named after its instance)
+// and is the only writer of the header and counters; the control plane
+// attaches read-write for the rings. Either side refuses a segment whose
+// magic or ABI version it does not know.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/counters.h"
+#include "common/spsc_ring.h"
+#include "common/table_config.h"
+
+namespace sluice {
+
+inline constexpr uint64_t kSegmentMagic = 0x31304543'49554c53ull;  // "SLUICE01"
+// Bump on any change to this file's structs, the message records or the
+// counter list.
+inline constexpr uint32_t kAbiVersion = 1;
+inline constexpr uint32_t kRecordSize = 256;
+inline constexpr uint32_t kMaxBackendNameLen = 192;
+inline constexpr uint32_t kMaxErrorLen = 200;
+
+struct SegmentHeader {
+  uint64_t magic;
+  uint32_t abi_version;
+  uint32_t header_size;
+  uint64_t segment_size;
+  uint64_t boot_id;          // random per dataplane start
+  uint64_t start_unix_ns;
+  uint64_t hash_seed;        // the flow hash seed the workers use
+  uint32_t pid;
+  uint32_t worker_lcores;
+  uint32_t max_vips;
+  uint32_t max_backend_id;
+  uint32_t counter_count;
+  uint32_t record_size;
+  uint32_t cmd_slots;
+  uint32_t event_slots;
+  uint64_t cmd_ring_offset;
+  uint64_t event_ring_offset;
+  uint64_t lcore_counters_offset;    // worker_lcores LcoreCounters
+  uint64_t vip_counters_offset;      // worker_lcores x (max_vips + 1) TrafficCounters
+  uint64_t backend_counters_offset;  // worker_lcores x (max_backend_id + 1) TrafficCounters
+  // CLOCK_MONOTONIC ns of the dataplane main loop's last pass; the control
+  // plane treats a heartbeat older than a second or two as "not attached".
+  std::atomic<uint64_t> heartbeat_ns;
+  std::atomic<uint64_t> applied_generation;
+  // 1 once everything above is initialised (release by the dataplane,
+  // acquire by the control plane).
+  std::atomic<uint32_t> ready;
+};
+
+// --- Ring records (kRecordSize bytes each) --------------------------------
+
+enum class MsgType : uint32_t {
+  kTxnBegin = 1,   // control -> data: a new transaction; drops any torn one
+  kVip = 2,
+  kBackend = 3,
+  kTxnCommit = 4,  // validate everything, publish, acknowledge
+  kAck = 16,       // data -> control: outcome of a commit
+};
+
+struct MsgHeader {
+  MsgType type;
+  uint32_t reserved;
+  uint64_t txn_id;
+};
+
+struct TxnBeginMsg {
+  MsgHeader h;
+  uint32_t vip_count;
+  uint32_t backend_count;
+};
+
+struct VipMsg {
+  MsgHeader h;
+  uint32_t id;
+  uint32_t table_size;
+  uint8_t family;
+  uint8_t protocol;
+  uint8_t encap;
+  uint8_t pad;
+  uint16_t port;
+  uint16_t pad2;
+  uint8_t address[16];
+};
+
+struct BackendMsg {
+  MsgHeader h;
+  uint32_t id;
+  uint32_t vip_id;
+  uint32_t weight;
+  uint8_t state;
+  uint8_t family;
+  uint16_t name_len;
+  uint8_t address[16];
+  char name[kMaxBackendNameLen];
+};
+
+struct TxnCommitMsg {
+  MsgHeader h;
+  uint32_t vip_count;
+  uint32_t backend_count;
+};
+
+struct AckMsg {
+  MsgHeader h;
+  uint64_t generation;  // now published (the previous one if !ok)
+  uint32_t ok;
+  uint32_t error_len;
+  uint64_t apply_ns;    // validation + build + publish inside the dataplane
+  char error[kMaxErrorLen];
+};
+
+static_assert(sizeof(BackendMsg) <= kRecordSize && sizeof(AckMsg) <= kRecordSize &&
+              sizeof(VipMsg) <= kRecordSize);
+
+using Record = std::array<uint8_t, kRecordSize>;
+
+// The records of one transaction that installs `config` whole: begin, every
+// VIP followed by its backends, commit. Backend names longer than
+// kMaxBackendNameLen must have been refused before (validate_for_channel).
+std::vector<Record> encode_transaction(const TableConfig& config, uint64_t txn_id);
+
+// Empty if `config` can travel over the channel (names fit a record).
+std::string validate_for_channel(const TableConfig& config);
+
+// Rebuilds a TableConfig from records as they arrive. Nothing is returned
+// before a commit whose counts match; a begin discards any transaction in
+// progress (a torn one from a control plane that died mid-way).
+class TransactionAssembler {
+ public:
+  enum class Result { kPending, kCommitted, kError };
+  Result feed(const Record& record);
+  TableConfig take() { return std::move(config_); }
+  uint64_t txn_id() const { return txn_id_; }
+  const std::string& error() const { return error_; }
+  uint64_t discarded_transactions() const { return discarded_; }
+  uint64_t stray_records() const { return stray_; }
+
+ private:
+  bool open_ = false;
+  uint64_t txn_id_ = 0;
+  uint32_t expected_vips_ = 0, expected_backends_ = 0, backends_ = 0;
+  TableConfig config_;
+  std::string error_;
+  uint64_t discarded_ = 0;
+  uint64_t stray_ = 0;
+};
+
+// --- The segment ------------------------------------------------------------
+
+struct SegmentParams {
+  uint64_t hash_seed = 0;
+  uint32_t worker_lcores = 1;
+  uint32_t max_vips = 4096;
+  uint32_t max_backend_id = 65535;
+  uint32_t cmd_slots = 4096;   // power of two
+  uint32_t event_slots = 256;  // power of two
+};
+
+std::string segment_name(const std::string& instance);
+
+class ControlSegment {
+ public:
+  ~ControlSegment();
+  ControlSegment(const ControlSegment&) = delete;
+  ControlSegment& operator=(const ControlSegment&) = delete;
+
+  // Dataplane: replaces any segment left by an earlier run of the same
+  // instance and creates a fresh one with a new boot id. nullptr + error on
+  // failure.
+  static std::unique_ptr<ControlSegment> create(const std::string& instance,
+                                                const SegmentParams& params, std::string& error);
+  // Control plane: attaches to the instance's segment. nullptr + error when
+  // it does not exist, is not ready, or has another ABI version.
+  static std::unique_ptr<ControlSegment> attach(const std::string& instance, std::string& error);
+
+  // Whether the named segment is still the one mapped here (a restarted
+  // dataplane creates a new one under the same name).
+  bool still_current() const;
+  void unlink();  // dataplane, on clean exit
+
+  SegmentHeader& header() { return *header_; }
+  const SegmentHeader& header() const { return *header_; }
+  SpscRing& commands() { return commands_; }
+  SpscRing& events() { return events_; }
+  LcoreCounters* lcore_counters(uint32_t lcore);
+  TrafficCounters* vip_counters(uint32_t lcore);
+  TrafficCounters* backend_counters(uint32_t lcore);
+  const std::string& name() const { return name_; }
+
+ private:
+  ControlSegment() = default;
+  std::string name_;
+  void* base_ = nullptr;
+  size_t size_ = 0;
+  uint64_t inode_ = 0;
+  SegmentHeader* header_ = nullptr;
+  SpscRing commands_;
+  SpscRing events_;
+};
+
+uint64_t monotonic_ns();
+
+}  // namespace sluice
