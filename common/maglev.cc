@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/hash.h"
@@ -19,10 +21,9 @@ namespace {
 constexpr uint64_t kOffsetSeed = 0x6a09e667f3bcc908ull;
 constexpr uint64_t kSkipSeed = 0xbb67ae8584caa73bull;
 
-// Largest weight maglev_build accepts. Bounds the number of fill rounds
-// (each round gives the heaviest backend one turn) and keeps every product
-// in the fill far from 64-bit overflow.
-constexpr uint32_t kMaxWeight = 1000000;
+// Largest weight maglev_build accepts: a ratio of a million between two
+// backends is already far beyond any real use, and the bound keeps every
+// product in the fill far from 64-bit overflow.
 
 // (a * b) mod n for n < 2^32: the product fits in 64 bits.
 uint64_t mul_mod(uint64_t a, uint64_t b, uint64_t n) { return a * b % n; }
@@ -68,33 +69,34 @@ uint32_t inverse_mod(uint32_t a, uint32_t m) {
 // accounting. `pos` is the permutation's element number `next` (the paper's
 // next[i]); `remaining` is M - next, the preferences not yet looked at.
 struct FillEntry {
+  static constexpr uint32_t kUnknown = UINT32_MAX;
+
   uint32_t pos;
   uint32_t skip;
   uint32_t remaining;
   uint32_t id;
   uint64_t weight;
-  uint64_t target;  // the next turn comes in the first round r with r * weight >= target
-  uint32_t skip_inverse = kUnknown;  // skip^-1 mod M, for the endgame
-  static constexpr uint32_t kUnknown = UINT32_MAX;
+  uint64_t target;                   // next turn: first round r with r * weight >= target
+  uint32_t skip_inverse = kUnknown;  // skip^-1 mod M (0: none), for the endgame
 };
 
-// The table being filled, plus a bitmap of taken slots: the walks test
-// bits in the bitmap (M/8 bytes, 8 KiB for the default size, so it stays
-// in L1) instead of loading slots from the table.
+// The table being filled, plus a bitmap of taken slots: walks test bits in
+// the bitmap (M/8 bytes, 8 KiB at the default size, so it stays in L1)
+// rather than load slots of the table.
 //
-// A walk costs about M/F tests when F slots are free, so filling the table
-// by walks alone costs about M ln M tests, half of them in the last
-// sqrt(M) slots. For those the filler switches to an endgame that gives the
-// same answer at a cost of F per turn: it keeps the list of free slots, and
-// for each free slot q computes how many steps the walk would take to reach
-// it, d = (q - pos) * skip^-1 mod M; the walk would stop at the free slot
-// with the smallest d.
+// A walk takes about M/F steps when F slots are free, and the last sqrt(M)
+// or so slots would cost about half of all steps. For those the filler
+// switches to an endgame with the same outcome at a cost of F per turn: it
+// lists the free slots, and for each free slot q computes the number of
+// steps the walk would need to reach it, d = (q - pos) * skip^-1 mod M; the
+// walk would stop at the free slot with the smallest d.
 class Filler {
  public:
   explicit Filler(uint32_t m)
       : m_(m), free_count_(m), table_(m, kMaglevNoBackend), taken_((m + 63) / 64, 0) {
-    // Walk cost ~M/F against endgame cost ~F (with a dearer step): switch
-    // when F drops to about sqrt(M)/2.
+    // Walk cost ~M/F steps, endgame cost ~F (dearer) steps: switch when F
+    // drops to about sqrt(M)/2, 128 at the default size (measured: the
+    // build time is flat within a factor of 4 either side).
     uint32_t r = 1;
     while (uint64_t{r} * r * 4 <= m) ++r;
     endgame_at_ = r;
@@ -103,42 +105,28 @@ class Filler {
   // Gives `e` one turn: the first free slot on its preference list. False
   // if the list ran out first, which cannot happen for a valid permutation
   // (skip coprime with M) while a slot is free.
-  bool take_turn(FillEntry& e) {
-    if (free_count_ <= endgame_at_) {
+  [[gnu::always_inline]] bool take_turn(FillEntry& e) {
+    if (free_count_ <= endgame_at_) [[unlikely]] {
       if (e.skip_inverse == FillEntry::kUnknown) e.skip_inverse = inverse_mod(e.skip, m_);
       // Without an inverse (skip not coprime with M: invalid input) walk.
       if (e.skip_inverse != 0) return endgame_turn(e);
     }
-    // The walk, in locals (through `e` every step would be a store and a
-    // reload), a batch of preferences at a time: the bit tests in a batch
-    // are independent, and the branch that ends the walk is taken once per
-    // batch with a free slot rather than once per preference, which matters
-    // while the table is about half full and a per-preference branch would
-    // be a coin toss for the branch predictor.
-    constexpr uint32_t kBatch = 8;
+    // The walk runs in locals: through `e`, every step would be a store and
+    // a reload.
     const uint32_t m = m_, skip = e.skip;
     const uint64_t* const taken = taken_.data();
     uint32_t pos = e.pos, remaining = e.remaining;
     while (remaining != 0) {
-      const uint32_t k = remaining < kBatch ? remaining : kBatch;
-      uint32_t batch[kBatch];
-      uint32_t free_mask = 0;
-      for (uint32_t j = 0; j < kBatch; ++j) {
-        batch[j] = pos;
-        free_mask |= static_cast<uint32_t>(((taken[pos >> 6] >> (pos & 63)) & 1) ^ 1) << j;
-        pos += skip;  // pos, skip < m <= 2^24: no overflow
-        if (pos >= m) pos -= m;
-      }
-      free_mask &= (1u << k) - 1;  // only preferences not yet looked at
-      if (free_mask != 0) {
-        const auto j = static_cast<uint32_t>(__builtin_ctz(free_mask));
-        const uint32_t p = batch[j];
-        e.pos = p + skip >= m ? p + skip - m : p + skip;
-        e.remaining = remaining - (j + 1);
+      const uint32_t p = pos;
+      pos += skip;  // pos, skip < m <= 2^24: no overflow
+      if (pos >= m) pos -= m;
+      --remaining;
+      if (((taken[p >> 6] >> (p & 63)) & 1) == 0) {
+        e.pos = pos;
+        e.remaining = remaining;
         claim(e, p);
         return true;
       }
-      remaining -= k;
     }
     e.pos = pos;
     e.remaining = 0;
@@ -148,31 +136,24 @@ class Filler {
   std::vector<uint32_t> release() { return std::move(table_); }
 
  private:
-  // pos, skip < m <= 2^24: the sum cannot overflow.
-  uint32_t step(uint32_t pos, uint32_t skip) const {
-    pos += skip;
-    return pos >= m_ ? pos - m_ : pos;
-  }
-  bool is_taken(uint32_t p) const { return (taken_[p >> 6] >> (p & 63)) & 1; }
-
-  void claim(const FillEntry& e, uint32_t p) {
+  [[gnu::always_inline]] void claim(const FillEntry& e, uint32_t p) {
     taken_[p >> 6] |= uint64_t{1} << (p & 63);
     table_[p] = e.id;
     --free_count_;
-    if (!free_.empty()) {
-      // Endgame started: drop p from the free list (short by then).
+    if (!free_.empty()) [[unlikely]] {
+      // In the endgame: drop p from the free list (short by then).
       const auto it = std::find(free_.begin(), free_.end(), p);
       *it = free_.back();
       free_.pop_back();
     }
   }
 
-  bool endgame_turn(FillEntry& e) {
+  [[gnu::noinline]] bool endgame_turn(FillEntry& e) {
     if (free_.empty()) {
       // First endgame turn: list the free slots.
       free_.reserve(free_count_);
       for (uint32_t p = 0; p < m_; ++p) {
-        if (!is_taken(p)) free_.push_back(p);
+        if (((taken_[p >> 6] >> (p & 63)) & 1) == 0) free_.push_back(p);
       }
     }
     uint64_t best_d = UINT64_MAX;
@@ -189,7 +170,7 @@ class Filler {
       e.remaining = 0;
       return false;
     }
-    e.pos = step(best_q, e.skip);
+    e.pos = best_q + e.skip >= m_ ? best_q + e.skip - m_ : best_q + e.skip;
     e.remaining -= static_cast<uint32_t>(best_d) + 1;
     claim(e, best_q);
     return true;
@@ -200,8 +181,37 @@ class Filler {
   uint32_t endgame_at_;
   std::vector<uint32_t> table_;
   std::vector<uint64_t> taken_;
-  std::vector<uint32_t> free_;  // free slots, listed once the endgame starts
+  std::vector<uint32_t> free_;  // free slots, listed when the endgame starts
 };
+
+// Turn schedule for far-apart weights: a binary min-heap of (round of the
+// entry's next turn, entry index), i.e. the order of the round-by-round
+// scan. The entry on top is updated in place and sifted down, which costs
+// O(1) when it stays on top (a heavy entry taking turn after turn).
+struct Turn {
+  uint64_t round;
+  size_t index;
+  bool operator<(const Turn& o) const {
+    return round != o.round ? round < o.round : index < o.index;
+  }
+};
+
+void sift_down(std::vector<Turn>& heap, size_t i) {
+  const Turn x = heap[i];
+  const size_t n = heap.size();
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && heap[c + 1] < heap[c]) ++c;
+    if (!(heap[c] < x)) break;
+    heap[i] = heap[c];
+    i = c;
+  }
+  heap[i] = x;
+}
+
+// Round of the next turn of `e`: the least r with r * weight >= target.
+uint64_t next_round(const FillEntry& e) { return (e.target + e.weight - 1) / e.weight; }
 
 }  // namespace
 
@@ -291,13 +301,15 @@ std::vector<uint32_t> maglev_fill(std::span<const MaglevPermutation> perms,
   } else if (static_cast<double>(entries.size()) * static_cast<double>(max_weight) <=
              4.0 * static_cast<double>(sum_weight)) {
     // Scan: on average at least a quarter of the entries take a turn each
-    // round. The heaviest entry takes one every round, so no round is empty
-    // unless entries drop out (only with invalid permutations), and then
-    // the loop ends once no entry is left.
+    // round. The heaviest entry takes one every round, so rounds are empty
+    // only after entries drop out (invalid permutations); empty rounds are
+    // skipped. Before each round every entry's next turn is in it or later,
+    // so round * weight <= target + weight < 2^57.
     for (uint64_t round = 1; filled < m && !entries.empty(); ++round) {
-      bool dropped = false;
+      bool any_turn = false, dropped = false;
       for (FillEntry& e : entries) {
         if (round * e.weight < e.target) continue;
+        any_turn = true;
         e.target += max_weight;
         if (filler.take_turn(e)) {
           if (++filled == m) break;
@@ -306,45 +318,31 @@ std::vector<uint32_t> maglev_fill(std::span<const MaglevPermutation> perms,
           dropped = true;
         }
       }
-      if (dropped) {
-        std::erase_if(entries, [](const FillEntry& e) { return e.weight == 0; });
-        // Skip the rounds in which nobody left has a turn.
-        uint64_t next_round = UINT64_MAX;
-        for (const FillEntry& e : entries) {
-          next_round = std::min(next_round, (e.target + e.weight - 1) / e.weight);
-        }
-        if (next_round != UINT64_MAX && next_round > round + 1) round = next_round - 1;
+      if (dropped) std::erase_if(entries, [](const FillEntry& e) { return e.weight == 0; });
+      if (!any_turn) {
+        uint64_t next = UINT64_MAX;
+        for (const FillEntry& e : entries) next = std::min(next, next_round(e));
+        round = next - 1;
       }
     }
   } else {
-    // Heap of (round of the entry's next turn, entry index). Both fit in
-    // 64 bits: round <= (M + 1) * W / weight < 2^25 * 2^32.
-    struct Turn {
-      uint64_t round;
-      size_t index;
-    };
-    const auto later = [](const Turn& a, const Turn& b) {
-      return a.round != b.round ? a.round > b.round : a.index > b.index;
-    };
+    // Heap. Rounds fit in 64 bits: round <= (M + 1) * W / weight < 2^57.
     std::vector<Turn> heap;
     heap.reserve(entries.size());
-    for (size_t i = 0; i < entries.size(); ++i) {
-      const FillEntry& e = entries[i];
-      heap.push_back(Turn{(e.target + e.weight - 1) / e.weight, i});
-    }
-    std::make_heap(heap.begin(), heap.end(), later);
+    for (size_t i = 0; i < entries.size(); ++i) heap.push_back(Turn{next_round(entries[i]), i});
+    for (size_t i = heap.size() / 2; i-- > 0;) sift_down(heap, i);
     while (filled < m && !heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end(), later);
-      FillEntry& e = entries[heap.back().index];
+      FillEntry& e = entries[heap[0].index];
       e.target += max_weight;
       if (filler.take_turn(e)) {
         ++filled;
-        // Never earlier than the next round: weight <= W.
-        heap.back().round = (e.target + e.weight - 1) / e.weight;
-        std::push_heap(heap.begin(), heap.end(), later);
+        heap[0].round = next_round(e);  // a later round: weight <= W
       } else {
+        heap[0] = heap.back();
         heap.pop_back();
+        if (heap.empty()) break;
       }
+      sift_down(heap, 0);
     }
   }
 
@@ -365,9 +363,9 @@ std::string maglev_build(std::span<const MaglevBackend> backends, uint32_t table
       return "backend '" + std::string(b.name) + "': id must not be " +
              std::to_string(kMaglevNoBackend);
     }
-    if (b.weight > kMaxWeight) {
+    if (b.weight > kMaglevMaxWeight) {
       return "backend '" + std::string(b.name) + "': weight " + std::to_string(b.weight) +
-             " exceeds the maximum " + std::to_string(kMaxWeight);
+             " exceeds the maximum " + std::to_string(kMaglevMaxWeight);
     }
   }
 

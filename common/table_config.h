@@ -58,7 +58,7 @@ struct TableLimits {
   bool outer_v6 = true;
 };
 
-inline constexpr uint32_t kMaxBackendWeight = 1000000;
+inline constexpr uint32_t kMaxBackendWeight = kMaglevMaxWeight;
 
 // Empty if `config` can be installed as a whole; otherwise one message that
 // names the offending VIP, field and value.

@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <map>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -173,12 +176,13 @@ TEST(MaglevGolden, PaperTable1) {
 
   // "After" B1 is removed. Pseudocode 1 gives: B0 -> 3; B2 -> 4 (3 taken);
   // B0 -> 0; B2 -> 5; B0 -> 1 (4 taken); B2 -> 6; B0 -> 2 (5 taken), i.e.
-  // [B0 B0 B0 B0 B2 B2 B2]. The paper prints [B0 B0 B2 B0 B2 B2 B0] there,
-  // which pseudocode 1 cannot produce from these permutations in either
-  // fill order (it has both B0 and B2 ending on their 7th and last
-  // preference, 6 and 2, while each claims only 3 or 4 slots): the paper's
-  // column is an erratum, so the test pins what the algorithm does. Note
-  // that, as in the paper, every slot B0 or B2 held before keeps its owner.
+  // [B0 B0 B0 B0 B2 B2 B2]. The paper prints [B0 B0 B2 B0 B2 B2 B0], which
+  // no fill order or turn schedule can produce from these permutations:
+  // slot 2 is B2's last preference and slot 6 is B0's, so B2 would take 2
+  // only after finding 6 taken, and B0 would take 6 only after finding 2
+  // taken. The paper's "after" column is an erratum; the test pins what the
+  // algorithm does. One slot (6) moves from B0 to B2: as the paper says,
+  // Maglev does not guarantee minimal disruption.
   {
     const std::vector<MaglevPermutation> perms{p0, p2};
     const std::vector<uint32_t> weights{1, 1}, ids{B0, B2};
@@ -258,10 +262,10 @@ TEST(MaglevPermutation, InRange) {
   }
 }
 
-// The two fill schedules inside maglev_fill (per-round scan for close
-// weights, heap for far-apart ones) against the plain transcription.
-// Weights 0..4 always take the scan (n * W <= 4 * sum when W <= 4); one
-// weight of 10^6 or 1000 among at least 5 small positive ones takes the heap.
+// maglev_fill against the plain transcription. maglev_fill orders turns in
+// one of two ways (a per-round scan for close weights, a heap for far-apart
+// ones); weights 0..4 always take the scan (n * W <= 4 * sum when W <= 4),
+// and one weight of 10^6 or 1000 among at least 5 small ones the heap.
 TEST(MaglevFill, MatchesReferenceForRandomWeights) {
   std::mt19937 rng(12345);
   auto rnd = [&rng](uint32_t bound) { return static_cast<uint32_t>(rng() % bound); };
@@ -288,6 +292,17 @@ TEST(MaglevFill, MatchesReferenceForRandomWeights) {
     }
   }
   EXPECT_EQ(cases, 160);
+
+  // One full-size table too (the fill changes strategy for the last slots
+  // of a large table).
+  std::vector<MaglevPermutation> perms;
+  std::vector<uint32_t> weights, ids;
+  for (uint32_t i = 0; i < 300; ++i) {
+    perms.push_back({rnd(65537), 1 + rnd(65536)});
+    weights.push_back(1 + i % 3);
+    ids.push_back(i + 1);
+  }
+  EXPECT_EQ(maglev_fill(perms, weights, ids, 65537), reference_fill(perms, weights, ids, 65537));
 }
 
 TEST(MaglevFill, EmptyAndAllZero) {

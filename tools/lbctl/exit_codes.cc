@@ -1,0 +1,27 @@
+#include "tools/lbctl/exit_codes.h"
+
+namespace sluice::lbctl {
+
+Exit exit_for_daemon_code(std::string_view code) {
+  if (code == "usage") return Exit::kUsage;
+  if (code == "invalid") return Exit::kInvalid;
+  if (code == "not_found") return Exit::kNotFound;
+  if (code == "dataplane") return Exit::kDataplane;
+  return Exit::kInternal;  // "internal", and anything newer than this lbctl
+}
+
+const char* exit_codes_help() {
+  return "Exit codes:\n"
+         "  0  success\n"
+         "  1  internal error (a bug, or lb-controlplane could not save its state)\n"
+         "  2  usage error: unknown command or option, missing or extra argument\n"
+         "  3  invalid input: bad address, port, key, number or file, or a change\n"
+         "     lb-controlplane refused (duplicate, non-prime table size, weight out of range)\n"
+         "  4  not found: no such VIP or backend\n"
+         "  5  control plane unreachable: cannot connect, no answer in time, or the\n"
+         "     connection closed without an answer\n"
+         "  6  the dataplane refused the change or did not acknowledge it in time;\n"
+         "     nothing changed\n";
+}
+
+}  // namespace sluice::lbctl
