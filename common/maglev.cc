@@ -21,10 +21,6 @@ namespace {
 constexpr uint64_t kOffsetSeed = 0x6a09e667f3bcc908ull;
 constexpr uint64_t kSkipSeed = 0xbb67ae8584caa73bull;
 
-// Largest weight maglev_build accepts: a ratio of a million between two
-// backends is already far beyond any real use, and the bound keeps every
-// product in the fill far from 64-bit overflow.
-
 // (a * b) mod n for n < 2^32: the product fits in 64 bits.
 uint64_t mul_mod(uint64_t a, uint64_t b, uint64_t n) { return a * b % n; }
 

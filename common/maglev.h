@@ -22,7 +22,8 @@ inline constexpr uint32_t kMaglevMinTableSize = 7;
 inline constexpr uint32_t kMaglevMaxTableSize = 16777213;
 // Slots hold this when no backend may take new flows.
 inline constexpr uint32_t kMaglevNoBackend = 0;
-// Largest weight a backend may have (relative shares up to 1:10^6).
+// Largest weight a backend may have: a ratio of a million is beyond any real
+// use, and the bound keeps every product in the fill far from overflow.
 inline constexpr uint32_t kMaglevMaxWeight = 1000000;
 
 struct MaglevBackend {
