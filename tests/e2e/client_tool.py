@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""The client side of the end-to-end tests and the demo, run inside the
+client's network namespace. Every loop is bounded in count and time; results
+are printed (or written) as JSON.
+
+  client_tool.py http-many HOST PORT COUNT        short connections, one request each
+  client_tool.py http-long HOST PORT CONNS SECONDS OUT
+                 keep-alive connections, a request on each every 100 ms, until
+                 SECONDS pass or SIGTERM; writes per-connection results to OUT
+  client_tool.py udp-many HOST PORT COUNT         one datagram per source port
+  client_tool.py post HOST PORT BYTES             one upload, DF set (Linux default)
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+
+def backend_of(body):
+    # "backend NAME..." -> NAME
+    parts = body.split()
+    return parts[1].rstrip(":") if len(parts) > 1 and parts[0] == "backend" else None
+
+
+def http_many(host, port, count):
+    per_backend, failures, errors = {}, 0, []
+    deadline = time.time() + 120
+    for _ in range(count):
+        if time.time() > deadline:
+            failures += 1
+            continue
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=3)
+            conn.request("GET", "/", headers={"Connection": "close"})
+            body = conn.getresponse().read().decode()
+            conn.close()
+            name = backend_of(body)
+            per_backend[name] = per_backend.get(name, 0) + 1
+        except OSError as e:
+            failures += 1
+            if len(errors) < 5:
+                errors.append(str(e))
+    return {"per_backend": per_backend, "failures": failures, "errors": errors}
+
+
+def http_long(host, port, conns, seconds, out_path):
+    stop = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
+    state = []
+    for _ in range(conns):
+        c = http.client.HTTPConnection(host, port, timeout=3)
+        state.append({"conn": c, "backends": [], "ok": 0, "failed": 0, "errors": []})
+    deadline = time.time() + seconds
+    while not stop[0] and time.time() < deadline:
+        for s in state:
+            if s["failed"]:
+                continue  # a broken connection stays broken: count, not retry
+            try:
+                s["conn"].request("GET", "/")
+                name = backend_of(s["conn"].getresponse().read().decode())
+                if not s["backends"] or s["backends"][-1] != name:
+                    s["backends"].append(name)
+                s["ok"] += 1
+            except (OSError, http.client.HTTPException) as e:
+                s["failed"] += 1
+                s["errors"].append(repr(e))
+        with open(out_path + ".tmp", "w") as f:
+            json.dump([{k: v for k, v in s.items() if k != "conn"} for s in state], f)
+        os.replace(out_path + ".tmp", out_path)
+        time.sleep(0.1)
+    return None
+
+
+def udp_many(host, port, count):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    per_backend, failures = {}, 0
+    for i in range(count):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        s.settimeout(1.0)
+        s.bind(("", 0))  # a new source port: a new flow
+        try:
+            s.sendto(b"ping %d" % i, (host, port))
+            data, peer = s.recvfrom(2048)
+            if peer[0] != host:
+                failures += 1  # the answer must come from the VIP (DSR)
+                continue
+            name = backend_of(data.decode())
+            per_backend[name] = per_backend.get(name, 0) + 1
+        except OSError:
+            failures += 1
+        finally:
+            s.close()
+    return {"per_backend": per_backend, "failures": failures}
+
+
+def post(host, port, size):
+    conn = http.client.HTTPConnection(host, port, timeout=20)
+    body = b"x" * size
+    start = time.time()
+    conn.request("POST", "/upload", body=body, headers={"Content-Type": "application/octet-stream"})
+    answer = conn.getresponse().read().decode()
+    return {"answer": answer.strip(), "seconds": round(time.time() - start, 3)}
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "http-many":
+        result = http_many(args[0], int(args[1]), int(args[2]))
+    elif cmd == "http-long":
+        result = http_long(args[0], int(args[1]), int(args[2]), float(args[3]), args[4])
+    elif cmd == "udp-many":
+        result = udp_many(args[0], int(args[1]), int(args[2]))
+    elif cmd == "post":
+        result = post(args[0], int(args[1]), int(args[2]))
+    else:
+        sys.exit(f"unknown command {cmd}")
+    if result is not None:
+        print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

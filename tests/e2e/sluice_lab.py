@@ -1,0 +1,222 @@
+"""A whole Sluice deployment in network namespaces, for the end-to-end tests
+and the demo: scripts/topology's hosts, lb-backend and a real server on each
+backend, lb-dataplane on the Sluice host (net_af_packet on its veth, the
+kernel keeps ARP), lb-controlplane, and lbctl to drive it.
+
+Every process is started by us and ended by PID in close(), which also
+removes the namespaces; use it as a context manager so that happens when a
+test fails too.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+E2E = os.path.join(ROOT, "tests", "e2e")
+PYTHON = "/usr/bin/python3"  # Debian's, with scapy
+
+VIP4_HTTP = "192.0.2.10"
+VIP4_GUE = "192.0.2.11"
+VIP4_UDP = "192.0.2.12"
+VIP6_HTTP = "2001:db8::10"
+CLIENT4 = "203.0.113.10"
+
+
+def backend_addr4(i):
+    return f"198.51.100.{130 + i}"
+
+
+def backend_addr6(i):
+    return f"2001:db8:b::{100 + i:x}"
+
+
+class Lab:
+    def __init__(self, build_dir, prefix, backends=3, log=print):
+        self.build = os.path.abspath(build_dir)
+        self.prefix = prefix
+        self.n_backends = backends
+        self.log = log
+        self.instance = prefix
+        self.tmp = tempfile.mkdtemp(prefix=f"sluice-{prefix}-")
+        self.socket = os.path.join(self.tmp, "cp.sock")
+        self.state_file = os.path.join(self.tmp, "state.json")
+        self.procs = {}  # name -> Popen
+        self.env = {}
+
+    # --- set-up ---------------------------------------------------------
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def ns_backend(self, i):
+        return f"{self.prefix}-be{i}"
+
+    def up(self):
+        out = subprocess.run([os.path.join(ROOT, "scripts", "topology"), "up", "--prefix",
+                              self.prefix, "--backends", str(self.n_backends)],
+                             check=True, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if "=" in line:
+                k, v = line.split("=", 1)
+                self.env[k] = v.strip('"')
+
+    def start_backends(self, vips):
+        backend_tool = os.path.join(self.build, "tools", "lb-backend", "lb-backend")
+        for i in range(1, self.n_backends + 1):
+            ns = self.ns_backend(i)
+            args = ["ip", "netns", "exec", ns, backend_tool, "up", "--iface", "eth0"]
+            for v in vips:
+                args += ["--vip", v]
+            subprocess.run(args, check=True, capture_output=True, text=True)
+            self.spawn(f"server{i}", ["ip", "netns", "exec", ns, PYTHON,
+                                      os.path.join(E2E, "backend_server.py"), f"be{i}"])
+        # Wait (bounded) until every server listens.
+        for i in range(1, self.n_backends + 1):
+            self.wait_for(lambda i=i: "0.0.0.0:80" in self.ns_run(self.ns_backend(i), ["ss", "-ltn"])
+                          or "[::]:80" in self.ns_run(self.ns_backend(i), ["ss", "-ltn"]),
+                          10, f"HTTP server on backend {i}")
+
+    def start_dataplane(self, extra=()):
+        args = ["ip", "netns", "exec", self.env["NS_LB"],
+                os.path.join(self.build, "dataplane", "lb-dataplane"),
+                "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0,1",
+                "--log-level", "lib.eal:error", "--vdev", "net_af_packet0,iface=lb0",
+                "--", "--instance", self.instance, "--next-hop-mac", self.env["ROUTER_MAC_TO_LB"],
+                "--outer-src-v4", "198.51.100.2", "--outer-src-v6", "2001:db8:a::2",
+                "--idle-backoff-us", "50", "--flows-per-lcore", "65536", *extra]
+        seg = f"/dev/shm/sluice-{self.instance}"
+        if os.path.exists(seg):
+            os.unlink(seg)  # left by a dataplane we killed: wait for the new one
+        proc = self.spawn("dataplane", args)
+        self.wait_for(lambda: os.path.exists(seg) or proc.poll() is not None, 20,
+                      "lb-dataplane to create its segment")
+        if proc.poll() is not None:
+            raise RuntimeError("lb-dataplane exited: " + self.read_log("dataplane"))
+        return proc
+
+    def stop_dataplane(self, sig=signal.SIGTERM):
+        self.stop("dataplane", sig)
+
+    def start_controlplane(self):
+        proc = self.spawn("controlplane", [
+            os.path.join(self.build, "controlplane", "lb-controlplane"),
+            "--instance", self.instance, "--socket", self.socket,
+            "--state-file", self.state_file])
+        self.wait_for(lambda: os.path.exists(self.socket) or proc.poll() is not None, 10,
+                      "lb-controlplane to listen")
+        if proc.poll() is not None:
+            raise RuntimeError("lb-controlplane exited: " + self.read_log("controlplane"))
+        return proc
+
+    # --- driving it -----------------------------------------------------
+    def lbctl(self, *args, check=True):
+        r = subprocess.run([os.path.join(self.build, "tools", "lbctl", "lbctl"),
+                            "--socket", self.socket, *args],
+                           capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"lbctl {' '.join(args)} failed ({r.returncode}): "
+                               f"{r.stderr.strip()}")
+        return r
+
+    def apply_config(self, config):
+        path = os.path.join(self.tmp, "config.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        return self.lbctl("config", "apply", "-f", path)
+
+    def wait_in_sync(self, timeout=10):
+        def synced():
+            r = self.lbctl("-o", "json", "status", check=False)
+            if r.returncode != 0:
+                return False
+            s = json.loads(r.stdout)
+            return s["dataplane"].get("attached") and s["controlplane"].get("in_sync")
+        self.wait_for(synced, timeout, "the control plane to push to the dataplane")
+
+    def client(self, *args, timeout=180):
+        r = subprocess.run(["ip", "netns", "exec", self.env["NS_CLIENT"], PYTHON,
+                            os.path.join(E2E, "client_tool.py"), *map(str, args)],
+                           capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"client_tool {args[0]} failed: {r.stderr.strip()}")
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def client_background(self, name, *args):
+        return self.spawn(name, ["ip", "netns", "exec", self.env["NS_CLIENT"], PYTHON,
+                                 os.path.join(E2E, "client_tool.py"), *map(str, args)])
+
+    def ns_run(self, ns, args):
+        return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True,
+                              text=True, timeout=30).stdout
+
+    def link_stats(self, ns, iface):
+        out = json.loads(self.ns_run(ns, ["ip", "-j", "-s", "link", "show", iface]))
+        return out[0]["stats64"]
+
+    def decap_stats(self, i):
+        out = self.ns_run(self.ns_backend(i), [
+            os.path.join(self.build, "tools", "lb-backend", "lb-backend"), "status",
+            "--iface", "eth0", "--json"])
+        return json.loads(out)
+
+    # --- processes ------------------------------------------------------
+    def spawn(self, name, args):
+        log = open(os.path.join(self.tmp, name + ".log"), "w")
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def read_log(self, name):
+        try:
+            with open(os.path.join(self.tmp, name + ".log")) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, name, sig=signal.SIGTERM, timeout=10):
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        # `ip netns exec` runs the program in its own process: signal the
+        # whole session we started it in, by PID.
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=timeout)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=5)
+
+    def wait_for(self, cond, seconds, what):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if cond():
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"timed out after {seconds}s waiting for {what}")
+
+    def close(self):
+        for name in list(self.procs):
+            self.stop(name)
+        backend_tool = os.path.join(self.build, "tools", "lb-backend", "lb-backend")
+        for i in range(1, self.n_backends + 1):
+            # Also removes lb-backend's record of what it changed.
+            subprocess.run(["ip", "netns", "exec", self.ns_backend(i), backend_tool, "down",
+                            "--iface", "eth0"], capture_output=True)
+        subprocess.run([os.path.join(ROOT, "scripts", "topology"), "down", "--prefix",
+                        self.prefix, "--backends", str(self.n_backends)],
+                       capture_output=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            os.unlink(f"/dev/shm/sluice-{self.instance}")
+        except FileNotFoundError:
+            pass
