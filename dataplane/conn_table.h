@@ -65,22 +65,16 @@ class ConnTable {
   ConnInsert insert(uint64_t hash, uint64_t fingerprint, uint32_t backend_id, uint32_t expires,
                     uint32_t now) {
     ConnBucket& b = buckets_[hash & mask_];
-    ConnEntry* free_slot = nullptr;
-    bool reused = false;
+    // The first entry that is not live. Entries fill a bucket in order and
+    // are never emptied, so an expired one comes before any empty one and is
+    // reused first: dead flows do not linger next to fresh ones.
     for (ConnEntry& e : b.entry) {
-      if (e.fingerprint == 0) {
-        free_slot = &e;
-        reused = false;
-        break;
-      }
-      if (free_slot == nullptr && !live(e, now)) {
-        free_slot = &e;
-        reused = true;
-      }
+      if (live(e, now)) continue;
+      const bool reused = e.fingerprint != 0;
+      e = ConnEntry{fingerprint, backend_id, expires};
+      return reused ? ConnInsert::kReusedExpired : ConnInsert::kInserted;
     }
-    if (free_slot == nullptr) return ConnInsert::kFailed;
-    *free_slot = ConnEntry{fingerprint, backend_id, expires};
-    return reused ? ConnInsert::kReusedExpired : ConnInsert::kInserted;
+    return ConnInsert::kFailed;
   }
 
   // Live entries (walks the whole table: for tests and tools, not the loop).
