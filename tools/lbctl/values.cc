@@ -18,30 +18,36 @@ std::string lower(std::string_view text) {
   return s;
 }
 
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+// Appends rather than `"'" + std::string(...)`, which trips GCC 12's false
+// -Wrestrict (GCC bug 105329) under -O2.
+std::string quoted(std::string_view text) {
+  std::string s = "'";
+  s.append(text);
+  s += '\'';
+  return s;
+}
 
 }  // namespace
 
-std::string parse_uint(std::string_view what, std::string_view text, uint64_t max,
-                       uint64_t& out) {
+std::string parse_uint(std::string_view what, std::string_view text, uint64_t max, uint64_t& out) {
   const std::string bad = std::string(what) + " " + quoted(text);
   if (text.empty()) return std::string(what) + " is empty";
   uint64_t value = 0;
   for (const char c : text) {
     if (c < '0' || c > '9') return bad + " is not a non-negative integer";
     const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (value > (max - digit) / 10) {
+    if (__builtin_mul_overflow(value, 10, &value) || __builtin_add_overflow(value, digit, &value) ||
+        value > max) {
       return bad + " is out of range [0, " + std::to_string(max) + "]";
     }
-    value = value * 10 + digit;
   }
   out = value;
   return {};
 }
 
-std::string parse_port(std::string_view text, uint16_t& out) {
+std::string parse_port(std::string_view text, uint16_t& out, std::string_view what) {
   uint64_t value = 0;
-  if (std::string e = parse_uint("port", text, 65535, value); !e.empty()) return e;
+  if (std::string e = parse_uint(what, text, 65535, value); !e.empty()) return e;
   out = static_cast<uint16_t>(value);
   return {};
 }
@@ -124,8 +130,7 @@ std::string format_vip_key(const VipKey& key) {
   return format_endpoint(key.address, key.port) + "/" + key.protocol;
 }
 
-std::string parse_json_text(std::string_view name, const std::string& text,
-                            nlohmann::json& out) {
+std::string parse_json_text(std::string_view name, const std::string& text, nlohmann::json& out) {
   try {
     out = nlohmann::json::parse(text);
     return {};

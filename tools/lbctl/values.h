@@ -6,11 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/ip_address.h"
 
@@ -19,17 +18,16 @@ namespace sluice::lbctl {
 // A VIP as it is named: ADDRESS:PORT/PROTOCOL, IPv6 in brackets.
 struct VipKey {
   IpAddress address;
-  uint16_t port = 0;      // 0 = all ports
-  std::string protocol;   // "tcp" or "udp"
+  uint16_t port = 0;     // 0 = all ports
+  std::string protocol;  // "tcp" or "udp"
 };
 
 // Each parse_* returns an empty string on success and fills `out`; otherwise
 // a message naming the text and what is wrong with it, leaving `out` as is.
 std::string parse_vip_key(std::string_view text, VipKey& out);
-std::string parse_port(std::string_view text, uint16_t& out);
+std::string parse_port(std::string_view text, uint16_t& out, std::string_view what = "port");
 // Decimal digits only (no sign, no spaces), at most `max`.
-std::string parse_uint(std::string_view what, std::string_view text, uint64_t max,
-                       uint64_t& out);
+std::string parse_uint(std::string_view what, std::string_view text, uint64_t max, uint64_t& out);
 std::string parse_address(std::string_view what, std::string_view text, IpAddress& out);
 // Case-insensitive; `out` is the lower-case name.
 std::string parse_protocol(std::string_view text, std::string& out);
@@ -44,8 +42,7 @@ std::string format_endpoint(const IpAddress& address, uint16_t port);
 
 // Reads `text` (the contents of `name`) as JSON. On a syntax error returns
 // "NAME:LINE:COLUMN: not valid JSON: <what the parser expected>".
-std::string parse_json_text(std::string_view name, const std::string& text,
-                            nlohmann::json& out);
+std::string parse_json_text(std::string_view name, const std::string& text, nlohmann::json& out);
 
 extern const char* const kVipKeyHint;
 

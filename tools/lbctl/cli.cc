@@ -1,0 +1,522 @@
+#include "tools/lbctl/cli.h"
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+
+#include "tools/lbctl/api_client.h"
+#include "tools/lbctl/commands.h"
+#include "tools/lbctl/exit_codes.h"
+#include "tools/lbctl/values.h"
+
+namespace sluice::lbctl {
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* kVipKeyArgHelp =
+    "the VIP: ADDRESS:PORT/PROTO, IPv6 in brackets, port 0 = all ports";
+constexpr uint64_t kMaxTimeoutMs = 24ull * 3600 * 1000;
+
+}  // namespace
+
+// One command per block reads better than one field per line.
+// clang-format off
+const std::vector<CommandSpec>& command_table() {
+  static const std::vector<CommandSpec> kCommands = {
+      {"vip", "add", "Add a VIP (no backends yet)",
+       "Adds a VIP. It forwards nothing until it has backends. The encapsulation\n"
+       "and the Maglev table size are fixed for the VIP's life: to change them,\n"
+       "delete the VIP and add it again, or use 'lbctl config apply'.",
+       {{"ADDRESS:PORT/PROTO", "the new VIP's key; port 0 makes an all-ports VIP"}},
+       {{"encap", 0, "ipip|gue",
+         "encapsulation toward the backends (default ipip;\n"
+         "gue carries any address family mix)"},
+        {"table-size", 0, "M",
+         "Maglev table size, a prime from 7 to 16777213\n"
+         "(default 65537); 100 times the number of backends or more"}},
+       {"lbctl vip add 192.0.2.10:80/tcp",
+        "lbctl vip add '[2001:db8::10]:53/udp' --encap gue --table-size 251",
+        "lbctl vip add 192.0.2.20:0/udp"},
+       cmd_vip_add},
+      {"vip", "del", "Delete a VIP and its backends",
+       "Deletes a VIP and all its backends. Its traffic stops being forwarded.",
+       {{"KEY", kVipKeyArgHelp}},
+       {},
+       {"lbctl vip del 192.0.2.10:80/tcp"},
+       cmd_vip_del},
+      {"vip", "list", "List the VIPs",
+       "Lists the VIPs, sorted by key, with their encapsulation, Maglev table\n"
+       "size and number of backends.",
+       {},
+       {},
+       {"lbctl vip list", "lbctl vip list -o json"},
+       cmd_vip_list},
+      {"vip", "show", "Show a VIP, its backends and their counters",
+       "Shows one VIP and its backends. With a dataplane attached it also shows\n"
+       "the traffic counters (packets, bytes, new flows) of the VIP and of each\n"
+       "backend, summed over the worker lcores.",
+       {{"KEY", kVipKeyArgHelp}},
+       {},
+       {"lbctl vip show 192.0.2.10:80/tcp", "lbctl vip show '[2001:db8::10]:53/udp' -o json"},
+       cmd_vip_show},
+      {"backend", "add", "Add a backend to a VIP",
+       "Adds a backend to a VIP. NAME is the backend's stable identity within the\n"
+       "VIP (at most 192 characters of A-Z a-z 0-9 . _ : -): Maglev permutations\n"
+       "come from it, so keep it when the address changes.",
+       {{"VIPKEY", kVipKeyArgHelp},
+        {"NAME", "the backend's name, unique within the VIP"},
+        {"ADDRESS", "the backend's IPv4 or IPv6 address"}},
+       {{"weight", 0, "W", "relative share of new flows, 0 to 1000000 (default 1)"},
+        {"state", 0, "S", "active (default), draining or disabled"}},
+       {"lbctl backend add 192.0.2.10:80/tcp web-1 198.51.100.1",
+        "lbctl backend add 192.0.2.10:80/tcp web-2 198.51.100.2 --weight 2",
+        "lbctl backend add '[2001:db8::10]:53/udp' dns-1 2001:db8::53 --state draining"},
+       cmd_backend_add},
+      {"backend", "del", "Delete a backend from a VIP",
+       "Deletes a backend. Its flows move to the VIP's other backends; to let\n"
+       "them finish first, drain the backend and delete it later.",
+       {{"VIPKEY", kVipKeyArgHelp}, {"NAME", "the backend's name"}},
+       {},
+       {"lbctl backend del 192.0.2.10:80/tcp web-1"},
+       cmd_backend_del},
+      {"backend", "set-weight", "Change a backend's weight",
+       "Sets a backend's weight: its relative share of new flows (0: none).",
+       {{"VIPKEY", kVipKeyArgHelp},
+        {"NAME", "the backend's name"},
+        {"W", "the new weight, 0 to 1000000"}},
+       {},
+       {"lbctl backend set-weight 192.0.2.10:80/tcp web-1 3"},
+       cmd_backend_set_weight},
+      {"backend", "drain", "Stop new flows to a backend; established flows stay",
+       "Sets a backend to draining: it gets no new flows, and flows already in a\n"
+       "connection table stay on it until they end.",
+       {{"VIPKEY", kVipKeyArgHelp}, {"NAME", "the backend's name"}},
+       {},
+       {"lbctl backend drain 192.0.2.10:80/tcp web-1"},
+       cmd_backend_drain},
+      {"backend", "enable", "Return a backend to service (state active)",
+       "Sets a backend to active: it takes new flows in proportion to its weight.",
+       {{"VIPKEY", kVipKeyArgHelp}, {"NAME", "the backend's name"}},
+       {},
+       {"lbctl backend enable 192.0.2.10:80/tcp web-1"},
+       cmd_backend_enable},
+      {"backend", "disable", "Stop all traffic to a backend; its flows move",
+       "Sets a backend to disabled: it gets no traffic at all, and its flows move\n"
+       "to the VIP's other backends.",
+       {{"VIPKEY", kVipKeyArgHelp}, {"NAME", "the backend's name"}},
+       {},
+       {"lbctl backend disable 192.0.2.10:80/tcp web-1"},
+       cmd_backend_disable},
+      {"backend", "list", "List a VIP's backends",
+       "Lists a VIP's backends with their address, weight and state.",
+       {{"VIPKEY", kVipKeyArgHelp}},
+       {},
+       {"lbctl backend list 192.0.2.10:80/tcp"},
+       cmd_backend_list},
+      {"config", "apply", "Make the running state equal to a configuration file",
+       "Makes the running state equal to FILE, in one transaction: VIPs and\n"
+       "backends are matched by key and name (keeping their ids, so established\n"
+       "flows stay put), missing ones are removed, new ones added, changed ones\n"
+       "updated. FILE has the shape 'lbctl config export' prints; '-' reads\n"
+       "standard input. A file that is not JSON is refused before lb-controlplane\n"
+       "is contacted.",
+       {},
+       {{"file", 'f', "FILE", "the configuration file ('-' for standard input)", true}},
+       {"lbctl config export > sluice.json && lbctl config apply -f sluice.json"},
+       cmd_config_apply},
+      {"config", "check", "Validate a configuration file without applying it",
+       "Checks that FILE could be applied: lb-controlplane validates it as a whole,\n"
+       "exactly as 'config apply' would, and changes nothing.",
+       {},
+       {{"file", 'f', "FILE", "the configuration file ('-' for standard input)", true}},
+       {"lbctl config check -f sluice.json"},
+       cmd_config_check},
+      {"config", "export", "Print the running configuration",
+       "Prints the running configuration in the declarative form 'config apply'\n"
+       "takes, so that export followed by apply changes nothing. With -o json it\n"
+       "prints the daemon's answer, {\"config\": ...}.",
+       {},
+       {},
+       {"lbctl config export > sluice.json"},
+       cmd_config_export},
+      {"status", "", "Show the state of the control plane and the dataplane",
+       "Shows whether a dataplane is attached (instance, pid, boot id, table\n"
+       "generation, worker lcores, uptime, heartbeat age) and the control plane's\n"
+       "state (uptime, state file, VIP and backend counts, whether the dataplane\n"
+       "has acknowledged the current state).",
+       {},
+       {},
+       {"lbctl status", "lbctl status -o json"},
+       cmd_status},
+      {"flow", "explain", "Show which backend a new flow would go to",
+       "Computes where a new flow goes, exactly as a worker picks a backend:\n"
+       "the flow hash (with the dataplane's seed; 0 without a dataplane), the\n"
+       "Maglev slot and its backend. An established flow may still sit on a\n"
+       "draining backend in a connection table.",
+       {{"CLIENT_IP", "the client's address"},
+        {"CLIENT_PORT", "the client's port"},
+        {"VIP", "the VIP's address"},
+        {"VIP_PORT", "the destination port (any port for an all-ports VIP)"},
+        {"PROTO", "tcp or udp"}},
+       {},
+       {"lbctl flow explain 203.0.113.7 40000 192.0.2.10 80 tcp"},
+       cmd_flow_explain},
+  };
+  return kCommands;
+}
+// clang-format on
+
+std::optional<std::string> Invocation::option(const std::string& name) const {
+  const auto it = options.find(name);
+  if (it == options.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string command_name(const CommandSpec& command) {
+  std::string s = std::string("lbctl ") + command.noun;
+  if (*command.verb != '\0') s += std::string(" ") + command.verb;
+  return s;
+}
+
+namespace {
+
+std::string option_usage(const OptionSpec& o) {
+  const std::string flag =
+      o.short_name != 0 ? std::string("-") + o.short_name : std::string("--") + o.name;
+  return flag + " " + o.value_name;
+}
+
+using Rows = std::vector<std::pair<std::string, std::string>>;
+
+// Width of the left column: the widest entry that is not too long to share
+// its line with the help text.
+size_t left_width(const Rows& rows) {
+  constexpr size_t kMaxLeft = 24;
+  size_t width = 0;
+  for (const auto& row : rows) {
+    if (row.first.size() <= kMaxLeft) width = std::max(width, row.first.size());
+  }
+  return width;
+}
+
+// "  LEFT  help", help continuation lines indented under the first; a left
+// entry wider than `width` gets its help on the next line.
+std::string two_columns(const Rows& rows, size_t width) {
+  std::string out;
+  const std::string indent(2 + width + 2, ' ');
+  for (const auto& [left, help] : rows) {
+    std::string line = "  " + left;
+    if (left.size() > width) {
+      out += line + "\n";
+      line = indent;
+    } else {
+      line += std::string(width + 2 - left.size(), ' ');
+    }
+    size_t start = 0;
+    for (;;) {
+      const size_t nl = help.find('\n', start);
+      out += line + help.substr(start, nl - start) + "\n";
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+      line = indent;
+    }
+  }
+  return out;
+}
+
+std::string two_columns(const Rows& rows) { return two_columns(rows, left_width(rows)); }
+
+std::vector<std::string> nouns() {
+  std::vector<std::string> out;
+  for (const CommandSpec& c : command_table()) {
+    if (std::find(out.begin(), out.end(), c.noun) == out.end()) out.push_back(c.noun);
+  }
+  return out;
+}
+
+const CommandSpec* find_command(const std::string& noun, const std::string& verb) {
+  for (const CommandSpec& c : command_table()) {
+    if (noun == c.noun && verb == c.verb) return &c;
+  }
+  return nullptr;
+}
+
+bool noun_exists(const std::string& noun) {
+  const auto all = nouns();
+  return std::find(all.begin(), all.end(), noun) != all.end();
+}
+
+// A noun that is a command by itself (status) takes no verb.
+bool noun_takes_verb(const std::string& noun) { return find_command(noun, "") == nullptr; }
+
+std::string verbs_of(const std::string& noun) {
+  std::string s;
+  for (const CommandSpec& c : command_table()) {
+    if (noun == c.noun) s += (s.empty() ? "" : ", ") + std::string(c.verb);
+  }
+  return s;
+}
+
+CliError usage_error(const std::string& message, const CommandSpec* command) {
+  if (command == nullptr) {
+    return CliError(Exit::kUsage, message, "run 'lbctl --help' to see the commands");
+  }
+  return CliError(
+      Exit::kUsage, message,
+      "usage: " + usage_line(*command) + " (see '" + command_name(*command) + " --help')");
+}
+
+// "-5" is no option of lbctl's: keep it as an argument, so that a negative
+// weight or port is refused as a bad value (exit 3) rather than as an
+// unknown option.
+std::pair<std::string, std::string> negative_number_as_argument(const std::string& token) {
+  if (token.size() > 1 && token[0] == '-' &&
+      token.find_first_not_of("0123456789", 1) == std::string::npos) {
+    return {"positional-arguments", token};
+  }
+  return {};
+}
+
+bool is_help_flag(const std::string& token) { return token == "-h" || token == "--help"; }
+
+// Global options that take a value in the next token when not given as
+// --name=value or -oVALUE.
+bool global_takes_next(const std::string& token) {
+  return token == "-o" || token == "--output" || token == "--socket" || token == "--timeout-ms";
+}
+
+Globals resolve_globals(const po::variables_map& vm, const char* env_socket,
+                        const CommandSpec* command) {
+  Globals g;
+  if (vm.count("output") != 0) {
+    const std::string o = vm["output"].as<std::string>();
+    if (o == "table") {
+      g.output = OutputFormat::kTable;
+    } else if (o == "json") {
+      g.output = OutputFormat::kJson;
+    } else {
+      throw usage_error("output format '" + o + "' is not table or json", command);
+    }
+  }
+  if (vm.count("socket") != 0) {
+    g.socket = vm["socket"].as<std::string>();
+  } else if (env_socket != nullptr && *env_socket != '\0') {
+    g.socket = env_socket;
+  } else {
+    g.socket = kDefaultSocket;
+  }
+  g.timeout_ms = kDefaultTimeoutMs;
+  if (vm.count("timeout-ms") != 0) {
+    uint64_t ms = 0;
+    const std::string text = vm["timeout-ms"].as<std::string>();
+    std::string e = parse_uint("--timeout-ms", text, kMaxTimeoutMs, ms);
+    if (e.empty() && ms == 0) e = "--timeout-ms must be at least 1";
+    if (!e.empty()) throw usage_error(e, command);
+    g.timeout_ms = static_cast<int>(ms);
+  }
+  return g;
+}
+
+}  // namespace
+
+std::string usage_line(const CommandSpec& command) {
+  std::string s = command_name(command);
+  for (const PositionalSpec& p : command.positionals) s += std::string(" ") + p.name;
+  for (const OptionSpec& o : command.options) {
+    s += o.required ? " " + option_usage(o) : " [" + option_usage(o) + "]";
+  }
+  return s;
+}
+
+std::string global_help() {
+  std::string out =
+      "Usage: lbctl [-o table|json] [--socket PATH] [--timeout-ms MS] NOUN VERB [ARGS]\n"
+      "\n"
+      "lbctl is the operator's command line for Sluice. It talks to lb-controlplane\n"
+      "over its Unix socket: VIPs and their backends, the declarative configuration,\n"
+      "status, and which backend a flow goes to.\n"
+      "\nCommands:\n";
+  Rows rows;
+  for (const CommandSpec& c : command_table()) {
+    rows.emplace_back(command_name(c).substr(6), c.summary);
+  }
+  out += two_columns(rows);
+  out += "\nGlobal options (anywhere on the command line):\n" +
+         two_columns({{"-o, --output table|json",
+                       "table (default): aligned columns for people;\n"
+                       "json: the result object, pretty-printed, keys sorted"},
+                      {"--socket PATH",
+                       "lb-controlplane's socket (default: $SLUICE_SOCKET if\n"
+                       "set, else " +
+                           std::string(kDefaultSocket) + ")"},
+                      {"--timeout-ms MS", "how long to wait for an answer (default " +
+                                              std::to_string(kDefaultTimeoutMs) +
+                                              ");\n"
+                                              "a change waits for the dataplane's acknowledgement"},
+                      {"-h, --help",
+                       "this help; 'lbctl NOUN --help' and\n"
+                       "'lbctl NOUN VERB --help' describe commands"}}) +
+         "\nVIP keys: ADDRESS:PORT/PROTO, e.g. 192.0.2.10:80/tcp or [2001:db8::10]:53/udp\n"
+         "(quote IPv6 keys in the shell). Port 0 is an all-ports VIP: 192.0.2.10:0/tcp.\n"
+         "\n" +
+         exit_codes_help() +
+         "\nExamples:\n"
+         "  lbctl vip add 192.0.2.10:80/tcp\n"
+         "  lbctl backend add 192.0.2.10:80/tcp web-1 198.51.100.1 --weight 2\n"
+         "  lbctl vip show 192.0.2.10:80/tcp\n"
+         "  lbctl backend drain 192.0.2.10:80/tcp web-1\n"
+         "  lbctl config export > sluice.json\n"
+         "  lbctl -o json status\n";
+  return out;
+}
+
+std::string noun_help(const std::string& noun) {
+  std::string out = "Usage: lbctl " + noun + " VERB [ARGS...]\n\nCommands:\n";
+  std::string examples;
+  for (const CommandSpec& c : command_table()) {
+    if (noun != c.noun) continue;
+    out += "  " + usage_line(c) + "\n      " + c.summary + "\n";
+    if (!c.examples.empty()) examples += std::string("  ") + c.examples.front() + "\n";
+  }
+  out += "\nExamples:\n" + examples;
+  out += "\nRun 'lbctl " + noun + " VERB --help' for one command's arguments and examples.\n";
+  return out;
+}
+
+std::string command_help(const CommandSpec& command) {
+  std::string out = "Usage: " + usage_line(command) + "\n\n" + command.description + "\n";
+  Rows arguments, options;
+  for (const PositionalSpec& p : command.positionals) arguments.emplace_back(p.name, p.help);
+  for (const OptionSpec& o : command.options) {
+    std::string left = o.short_name != 0 ? std::string("-") + o.short_name + ", " : "";
+    left += std::string("--") + o.name + " " + o.value_name;
+    options.emplace_back(left, o.help);
+  }
+  // One width for both sections keeps arguments and options aligned together.
+  Rows all = arguments;
+  all.insert(all.end(), options.begin(), options.end());
+  const size_t width = left_width(all);
+  if (!arguments.empty()) out += "\nArguments:\n" + two_columns(arguments, width);
+  if (!options.empty()) out += "\nOptions:\n" + two_columns(options, width);
+  out += "\nExamples:\n";
+  for (const char* e : command.examples) out += std::string("  ") + e + "\n";
+  out += "\nGlobal options: -o table|json, --socket PATH, --timeout-ms MS ('lbctl --help')\n";
+  return out;
+}
+
+Invocation parse_command_line(const std::vector<std::string>& args, const char* env_socket) {
+  // Find NOUN and VERB: the first words that are neither options nor values
+  // of global options. Everything else goes to program_options.
+  std::string noun, verb;
+  std::vector<std::string> rest;
+  bool want_help = false, options_ended = false;
+  size_t words = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool looks_like_option = !options_ended && a.size() > 1 && a[0] == '-';
+    const bool need_more = words == 0 || (words == 1 && noun_takes_verb(noun));
+    if (!looks_like_option && need_more) {
+      (words++ == 0 ? noun : verb) = a;
+      continue;
+    }
+    if (!options_ended && a == "--") options_ended = true;
+    if (!options_ended && is_help_flag(a)) want_help = true;
+    rest.push_back(a);
+    if (looks_like_option && global_takes_next(a) && i + 1 < args.size()) {
+      rest.push_back(args[++i]);
+    }
+  }
+
+  // `lbctl help [NOUN [VERB]]` is `lbctl [NOUN [VERB]] --help`.
+  if (noun == "help") {
+    want_help = true;
+    noun = verb;
+    verb.clear();
+    if (!rest.empty() && rest.front()[0] != '-' && noun_takes_verb(noun)) {
+      verb = rest.front();
+      rest.erase(rest.begin());
+    }
+  }
+
+  const CommandSpec* command = nullptr;
+  if (!noun.empty()) {
+    if (!noun_exists(noun)) throw usage_error("unknown command '" + noun + "'", nullptr);
+    if (noun_takes_verb(noun)) {
+      if (verb.empty()) {
+        if (want_help) {
+          Invocation inv;
+          inv.help = noun_help(noun);
+          return inv;
+        }
+        throw CliError(Exit::kUsage, "'lbctl " + noun + "' needs a command: " + verbs_of(noun),
+                       "run 'lbctl " + noun + " --help' to see them");
+      }
+      command = find_command(noun, verb);
+      if (command == nullptr) {
+        throw CliError(
+            Exit::kUsage, "unknown command '" + noun + " " + verb + "'",
+            "run 'lbctl " + noun + " --help' to see its commands (" + verbs_of(noun) + ")");
+      }
+    } else {
+      command = find_command(noun, "");
+    }
+  }
+
+  po::options_description desc;
+  desc.add_options()("output,o", po::value<std::string>())("socket", po::value<std::string>())(
+      "timeout-ms", po::value<std::string>())("help,h", po::bool_switch())(
+      "positional-arguments", po::value<std::vector<std::string>>());
+  if (command != nullptr) {
+    for (const OptionSpec& o : command->options) {
+      std::string name = o.name;
+      if (o.short_name != 0) name += std::string(",") + o.short_name;
+      desc.add_options()(name.c_str(), po::value<std::string>());
+    }
+  }
+  po::positional_options_description positional;
+  positional.add("positional-arguments", -1);
+  po::variables_map vm;
+  try {
+    po::store(
+        po::command_line_parser(rest)
+            .options(desc)
+            .positional(positional)
+            .extra_parser(negative_number_as_argument)
+            .style(po::command_line_style::unix_style & ~po::command_line_style::allow_guessing)
+            .run(),
+        vm);
+  } catch (const po::error& e) {
+    throw usage_error(e.what(), command);
+  }
+
+  Invocation inv;
+  if (want_help || vm["help"].as<bool>()) {
+    inv.help = command != nullptr ? command_help(*command) : global_help();
+    return inv;
+  }
+  if (command == nullptr) throw usage_error("no command given", nullptr);
+  inv.globals = resolve_globals(vm, env_socket, command);
+  inv.command = command;
+  if (vm.count("positional-arguments") != 0) {
+    inv.args = vm["positional-arguments"].as<std::vector<std::string>>();
+  }
+  if (inv.args.size() < command->positionals.size()) {
+    throw usage_error(std::string("missing argument ") + command->positionals[inv.args.size()].name,
+                      command);
+  }
+  if (inv.args.size() > command->positionals.size()) {
+    throw usage_error("unexpected argument '" + inv.args[command->positionals.size()] + "'",
+                      command);
+  }
+  for (const OptionSpec& o : command->options) {
+    if (vm.count(o.name) != 0) {
+      inv.options[o.name] = vm[o.name].as<std::string>();
+    } else if (o.required) {
+      throw usage_error("missing option " + option_usage(o), command);
+    }
+  }
+  return inv;
+}
+
+}  // namespace sluice::lbctl

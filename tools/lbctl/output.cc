@@ -1,0 +1,268 @@
+#include "tools/lbctl/output.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+namespace sluice::lbctl {
+
+namespace {
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+// "table_size" -> "table size", for fields a renderer does not know.
+std::string label(std::string s) {
+  std::replace(s.begin(), s.end(), '_', ' ');
+  return s;
+}
+
+const json& field(const json& object, const char* key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  const auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+const json& array_field(const json& object, const char* key) {
+  static const json kEmpty = json::array();
+  const json& v = field(object, key);
+  return v.is_array() ? v : kEmpty;
+}
+
+// Adds the fields of `object` that are not in `known`, in key order.
+void add_unknown(KeyValues& kv, const json& object, std::initializer_list<const char*> known,
+                 int indent) {
+  if (!object.is_object()) return;
+  for (const auto& item : object.items()) {
+    const std::string& key = item.key();
+    if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) ==
+        known.end()) {
+      kv.add(label(key), cell(item.value()), indent);
+    }
+  }
+}
+
+// Counter names in the order people read them; others follow alphabetically.
+std::vector<std::string> counter_names(const json& counter_objects) {
+  static const char* const kPreferred[] = {"packets", "bytes", "new_flows"};
+  std::set<std::string> present;
+  for (const json& c : counter_objects) {
+    if (c.is_object()) {
+      for (const auto& [key, value] : c.items()) present.insert(key);
+    }
+  }
+  std::vector<std::string> names;
+  for (const char* p : kPreferred) {
+    if (present.erase(p) != 0) names.push_back(p);
+  }
+  names.insert(names.end(), present.begin(), present.end());
+  return names;
+}
+
+std::string yes_no(const json& v) {
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  return cell(v);
+}
+
+}  // namespace
+
+Table::Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
+
+void Table::add_row(std::vector<std::string> cells) {
+  cells.resize(columns_.size());
+  rows_.push_back(std::move(cells));
+}
+
+std::string Table::render() const {
+  std::vector<size_t> width(columns_.size());
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    width[c] = columns_[c].header.size();
+    for (const auto& row : rows_) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  auto emit = [&](const std::vector<std::string>& cells) {
+    std::string line;
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      if (c > 0) line += "  ";
+      const std::string pad(width[c] - cells[c].size(), ' ');
+      line += columns_[c].align == Align::kRight ? pad + cells[c] : cells[c] + pad;
+    }
+    line.erase(line.find_last_not_of(' ') + 1);
+    out += line + "\n";
+  };
+  std::vector<std::string> headers;
+  for (const Column& col : columns_) headers.push_back(upper(col.header));
+  emit(headers);
+  for (const auto& row : rows_) emit(row);
+  return out;
+}
+
+void KeyValues::add(std::string key, std::string value, int indent) {
+  lines_.push_back({std::move(key), std::move(value), indent});
+}
+
+std::string KeyValues::render() const {
+  size_t width = 0;
+  for (const Line& l : lines_) {
+    width = std::max(width, static_cast<size_t>(2 * l.indent) + l.key.size() + 1);
+  }
+  std::string out;
+  for (const Line& l : lines_) {
+    std::string line = std::string(2 * l.indent, ' ') + l.key + ":";
+    if (!l.value.empty()) line += std::string(width + 2 - line.size(), ' ') + l.value;
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string json_text(const json& value) { return value.dump(2) + "\n"; }
+
+std::string cell(const json& value) {
+  if (value.is_null()) return "-";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
+  return value.dump();  // numbers (nlohmann prints them exactly), objects, arrays
+}
+
+std::string cell(const json& object, const char* key) { return cell(field(object, key)); }
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "-";
+  if (seconds < 60) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+    return buf;
+  }
+  uint64_t s = static_cast<uint64_t>(seconds);
+  const uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+  s %= 60;
+  auto n = [](uint64_t v, const char* unit) { return std::to_string(v) + unit; };
+  if (d > 0) return n(d, "d ") + n(h, "h ") + n(m, "m");
+  if (h > 0) return n(h, "h ") + n(m, "m ") + n(s, "s");
+  return n(m, "m ") + n(s, "s");
+}
+
+std::string render_vip_list(const json& result) {
+  Table t(
+      {{"key"}, {"encap"}, {"table", Table::Align::kRight}, {"backends", Table::Align::kRight}});
+  for (const json& vip : array_field(result, "vips")) {
+    const json& backends = field(vip, "backends");
+    t.add_row({cell(vip, "key"), cell(vip, "encap"), cell(vip, "table_size"),
+               backends.is_array() ? std::to_string(backends.size()) : "-"});
+  }
+  return t.render();
+}
+
+namespace {
+
+// NAME ADDRESS WEIGHT STATE, then one column per counter when any backend
+// has counters (vip show with a dataplane attached).
+std::string backend_table(const json& backends) {
+  std::vector<json> counters;
+  for (const json& be : backends) counters.push_back(field(be, "counters"));
+  const std::vector<std::string> names = counter_names(counters);
+  std::vector<Table::Column> columns = {
+      {"name"}, {"address"}, {"weight", Table::Align::kRight}, {"state"}};
+  for (const std::string& n : names) columns.push_back({n, Table::Align::kRight});
+  Table t(std::move(columns));
+  for (const json& be : backends) {
+    std::vector<std::string> row = {cell(be, "name"), cell(be, "address"), cell(be, "weight"),
+                                    cell(be, "state")};
+    for (const std::string& n : names) row.push_back(cell(field(be, "counters"), n.c_str()));
+    t.add_row(std::move(row));
+  }
+  return t.render();
+}
+
+}  // namespace
+
+std::string render_backend_list(const json& result) {
+  return backend_table(array_field(result, "backends"));
+}
+
+std::string render_vip_show(const json& result) {
+  const json& vip = field(result, "vip");
+  const json& backends = array_field(vip, "backends");
+  KeyValues kv;
+  kv.add("key", cell(vip, "key"));
+  kv.add("id", cell(vip, "id"));
+  kv.add("encap", cell(vip, "encap"));
+  kv.add("table size", cell(vip, "table_size"));
+  kv.add("backends", std::to_string(backends.size()));
+  const json& counters = field(vip, "counters");
+  for (const std::string& n : counter_names(json::array({counters}))) {
+    kv.add(label(n), cell(counters, n.c_str()));
+  }
+  add_unknown(
+      kv, vip,
+      {"key", "id", "address", "port", "protocol", "encap", "table_size", "backends", "counters"},
+      0);
+  std::string out = kv.render();
+  if (!backends.empty()) {
+    out += '\n';
+    out += backend_table(backends);
+  }
+  return out;
+}
+
+std::string render_status(const json& result) {
+  KeyValues kv;
+  const json& dp = field(result, "dataplane");
+  const json& attached = field(dp, "attached");
+  kv.add("dataplane", attached.is_boolean() ? (attached.get<bool>() ? "attached" : "not attached")
+                                            : cell(attached));
+  kv.add("instance", cell(dp, "instance"), 1);
+  if (attached.is_boolean() && !attached.get<bool>()) {
+    kv.add("reason", cell(dp, "reason"), 1);
+    add_unknown(kv, dp, {"attached", "instance", "reason"}, 1);
+  } else {
+    kv.add("pid", cell(dp, "pid"), 1);
+    kv.add("boot id", cell(dp, "boot_id"), 1);
+    kv.add("generation", cell(dp, "generation"), 1);
+    kv.add("lcores", cell(dp, "lcores"), 1);
+    const json& up = field(dp, "uptime_s");
+    kv.add("uptime", up.is_number() ? format_duration(up.get<double>()) : cell(up), 1);
+    const json& hb = field(dp, "heartbeat_age_ms");
+    kv.add("heartbeat age", hb.is_number() ? cell(hb) + " ms" : cell(hb), 1);
+    add_unknown(kv, dp,
+                {"attached", "instance", "pid", "boot_id", "generation", "lcores", "uptime_s",
+                 "heartbeat_age_ms"},
+                1);
+  }
+  const json& cp = field(result, "controlplane");
+  kv.add("control plane", "running");
+  const json& up = field(cp, "uptime_s");
+  kv.add("uptime", up.is_number() ? format_duration(up.get<double>()) : cell(up), 1);
+  kv.add("state file", cell(cp, "state_file"), 1);
+  kv.add("vips", cell(cp, "vips"), 1);
+  kv.add("backends", cell(cp, "backends"), 1);
+  kv.add("in sync", yes_no(field(cp, "in_sync")), 1);
+  add_unknown(kv, cp, {"uptime_s", "state_file", "vips", "backends", "in_sync"}, 1);
+  return kv.render();
+}
+
+std::string render_flow_explain(const json& result, const std::string& flow) {
+  KeyValues kv;
+  kv.add("flow", flow);
+  kv.add("vip", cell(result, "vip"));
+  kv.add("hash", cell(result, "hash"));
+  kv.add("table size", cell(result, "table_size"));
+  kv.add("slot", cell(result, "slot"));
+  const json& be = field(result, "backend");
+  if (be.is_object()) {
+    kv.add("backend",
+           cell(be, "name") + " (id " + cell(be, "id") + ", " + cell(be, "address") + ")");
+  } else {
+    kv.add("backend", "none (no backend of this VIP takes new flows)");
+  }
+  add_unknown(kv, result, {"vip", "hash", "table_size", "slot", "backend"}, 0);
+  return kv.render();
+}
+
+}  // namespace sluice::lbctl
