@@ -15,7 +15,7 @@ struct BenchOptions {
   bool list = false;       // print the scenario names and exit
   std::vector<std::string> scenarios;  // only these (empty: all)
   uint32_t reps = 5;
-  uint64_t packets = 0;    // per repetition; 0: 1 Mi (2 Ki... see effective_packets)
+  uint64_t packets = 0;    // per repetition (set by parse_options: 1048576, --quick 16384)
   uint32_t burst = 32;     // packets per process_burst call, at most kMaxBurst
   uint32_t window = 1024;  // mbufs prepared per timed round
   uint64_t seed = 1;       // packet order, synthetic entries

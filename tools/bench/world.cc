@@ -9,6 +9,7 @@
 namespace sluice::bench {
 
 TableConfig make_table_config(const WorldSpec& spec) {
+  const uint8_t backend_family = spec.backend_family == 0 ? spec.family : spec.backend_family;
   TableConfig config;
   config.vips.reserve(spec.vips);
   for (uint32_t v = 0; v < spec.vips; ++v) {
@@ -26,7 +27,7 @@ TableConfig make_table_config(const WorldSpec& spec) {
       BackendConfig be;
       be.id = v * spec.backends_per_vip + b + 1;
       be.name = "vip" + std::to_string(v) + "-be" + std::to_string(b);
-      be.address = backend_address(spec.backend_family, b);
+      be.address = backend_address(backend_family, b);
       vip.backends.push_back(std::move(be));
     }
     config.vips.push_back(std::move(vip));

@@ -36,6 +36,7 @@ class World {
   const WorldSpec& spec() const { return spec_; }
   uint8_t backend_family() const { return spec_.backend_family; }
   dp::WorkerContext& ctx() { return *ctx_; }
+  const dp::WorkerContext& ctx() const { return *ctx_; }
   const dp::TablePublisher& tables() const { return *tables_; }
   const Endpoint& vip_of(uint32_t flow) const { return vips_[flow % vips_.size()]; }
   uint64_t conn_capacity() const { return ctx_->conn().capacity(); }

@@ -1,0 +1,273 @@
+// The control API's operations (docs/control-api.md, "Operations"): reading
+// the arguments, the query answers, and the candidate state of each change.
+#include <chrono>
+#include <cstdio>
+
+#include "common/control_segment.h"
+#include "controlplane/controller.h"
+#include "controlplane/request_args.h"
+#include "controlplane/views.h"
+
+namespace sluice::cp {
+
+namespace {
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+double seconds(uint64_t ns) { return static_cast<double>(ns / 1000000) / 1000.0; }
+
+uint64_t unix_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// Counters are plain per-lcore increments by the workers; read them relaxed
+// (a torn value is impossible for an aligned 64-bit load, staleness is fine).
+uint64_t load(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
+
+json counters_json(const TrafficCounters& sum) {
+  return json{{"packets", sum.packets}, {"bytes", sum.bytes}, {"new_flows", sum.new_flows}};
+}
+
+void add(TrafficCounters& sum, const TrafficCounters& c) {
+  sum.packets += load(c.packets);
+  sum.bytes += load(c.bytes);
+  sum.new_flows += load(c.new_flows);
+}
+
+// The audit log's summary of a request: all of it but "op", with a config
+// reduced to its size.
+json summarize(const json& request) {
+  json s = request;
+  s.erase("op");
+  if (s.contains("config") && s["config"].is_object()) {
+    const json& vips = s["config"].value("vips", json::array());
+    size_t backends = 0;
+    for (const json& v : vips) {
+      if (v.is_object() && v.contains("backends") && v["backends"].is_array()) {
+        backends += v["backends"].size();
+      }
+    }
+    s["config"] = json{{"vips", vips.size()}, {"backends", backends}};
+  }
+  return s;
+}
+
+}  // namespace
+
+json Controller::run_query(const std::string& op, const json& request) {
+  const RequestArgs args(request);
+  if (op == "status") {
+    if (auto e = args.only({})) return error_answer(*e);
+    return ok_answer(status());
+  }
+  if (op == "vip.list") {
+    if (auto e = args.only({})) return error_answer(*e);
+    json vips = json::array();
+    for (const VipConfig& vip : state_.config.vips) vips.push_back(vip_view(vip));
+    return ok_answer(json{{"vips", std::move(vips)}});
+  }
+  if (op == "vip.show") return vip_show(request);
+  if (op == "backend.list") {
+    VipKey key;
+    if (auto e = args.only({"vip"})) return error_answer(*e);
+    if (auto e = args.vip_key("vip", key)) return error_answer(*e);
+    const VipConfig* vip = find_vip(state_, key);
+    if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
+    json backends = json::array();
+    for (const BackendConfig& be : vip->backends) backends.push_back(backend_view(be));
+    return ok_answer(json{{"backends", std::move(backends)}});
+  }
+  if (op == "config.check") {
+    TableConfig config;
+    if (auto e = args.only({"config"})) return error_answer(*e);
+    if (auto e = args.config("config", config)) return error_answer(*e);
+    State next = state_;
+    ApplySummary summary;
+    if (auto e = apply_config(next, std::move(config), limits(), summary)) return error_answer(*e);
+    return ok_answer(json{{"valid", true}});
+  }
+  if (op == "config.export") {
+    if (auto e = args.only({})) return error_answer(*e);
+    return ok_answer(json{{"config", config_view(state_.config)}});
+  }
+  return flow_explain(request);
+}
+
+json Controller::status() {
+  const uint64_t now_ns = monotonic_ns();
+  link_.refresh(now_ns);
+  json dp;
+  if (link_.alive(now_ns)) {
+    const SegmentHeader& h = link_.segment()->header();
+    const uint64_t wall = unix_ns();
+    dp = json{{"attached", true},
+              {"instance", link_.instance()},
+              {"boot_id", hex64(h.boot_id)},
+              {"pid", h.pid},
+              {"generation", h.applied_generation.load(std::memory_order_acquire)},
+              {"lcores", h.worker_lcores},
+              {"uptime_s", seconds(wall > h.start_unix_ns ? wall - h.start_unix_ns : 0)},
+              {"heartbeat_age_ms", link_.heartbeat_age_ns(now_ns) / 1000000}};
+  } else {
+    dp = json{{"attached", false}, {"instance", link_.instance()}, {"reason", link_.reason(now_ns)}};
+  }
+  json cp = {{"uptime_s", seconds(now_ns - started_ns_)},
+             {"state_file", config_.state_file},
+             {"vips", state_.config.vips.size()},
+             {"backends", backend_count(state_.config)},
+             {"in_sync", in_sync(now_ns)}};
+  if (!sync_error_.empty()) cp["sync_error"] = sync_error_;
+  return json{{"dataplane", std::move(dp)}, {"controlplane", std::move(cp)}};
+}
+
+json Controller::vip_show(const json& request) {
+  const RequestArgs args(request);
+  VipKey key;
+  if (auto e = args.only({"vip"})) return error_answer(*e);
+  if (auto e = args.vip_key("vip", key)) return error_answer(*e);
+  const VipConfig* vip = find_vip(state_, key);
+  if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
+  json view = vip_view(*vip);
+  if (link_.alive(monotonic_ns())) {
+    ControlSegment& seg = *link_.segment();
+    const SegmentHeader& h = seg.header();
+    TrafficCounters vsum{};
+    std::vector<TrafficCounters> bsum(vip->backends.size(), TrafficCounters{});
+    for (uint32_t lcore = 0; lcore < h.worker_lcores; ++lcore) {
+      if (vip->id <= h.max_vips) add(vsum, seg.vip_counters(lcore)[vip->id]);
+      for (size_t i = 0; i < vip->backends.size(); ++i) {
+        const uint32_t id = vip->backends[i].id;
+        if (id <= h.max_backend_id) add(bsum[i], seg.backend_counters(lcore)[id]);
+      }
+    }
+    view["counters"] = counters_json(vsum);
+    for (size_t i = 0; i < vip->backends.size(); ++i) {
+      view["backends"][i]["counters"] = counters_json(bsum[i]);
+    }
+  }
+  return ok_answer(json{{"vip", std::move(view)}});
+}
+
+json Controller::flow_explain(const json& request) {
+  const RequestArgs args(request);
+  FlowQuery q;
+  uint64_t client_port = 0, vip_port = 0;
+  if (auto e = args.only({"client", "client_port", "vip", "vip_port", "protocol"})) {
+    return error_answer(*e);
+  }
+  if (auto e = args.address("client", q.client)) return error_answer(*e);
+  if (auto e = args.uint("client_port", 65535, client_port)) return error_answer(*e);
+  if (auto e = args.address("vip", q.vip)) return error_answer(*e);
+  if (auto e = args.uint("vip_port", 65535, vip_port)) return error_answer(*e);
+  if (auto e = args.protocol("protocol", q.protocol)) return error_answer(*e);
+  q.client_port = static_cast<uint16_t>(client_port);
+  q.vip_port = static_cast<uint16_t>(vip_port);
+  if (q.client.family != q.vip.family) {
+    return error_answer(invalid_error("client", format_ip_address(q.client) + " and VIP " +
+                                                    format_ip_address(q.vip) +
+                                                    " are of different address families"));
+  }
+  const uint64_t seed =
+      link_.segment() != nullptr ? link_.segment()->header().hash_seed : config_.hash_seed;
+  FlowAnswer a;
+  if (std::string e = explainer_.explain(state_.config, q, seed, a); !e.empty()) {
+    return error_answer(ApiError{ErrorCode::kInternal, e, ""});
+  }
+  if (a.vip == nullptr) {
+    VipKey key{q.vip, q.vip_port, q.protocol};
+    return error_answer(not_found_error("vip", "no VIP takes flows to " + format_vip_key(key) +
+                                                   " (nor an all-ports VIP on that address)"));
+  }
+  json backend = nullptr;
+  if (a.backend != nullptr) {
+    backend = json{{"name", a.backend->name},
+                   {"id", a.backend->id},
+                   {"address", format_ip_address(a.backend->address)}};
+  }
+  return ok_answer(json{{"vip", format_vip_key(*a.vip)},
+                        {"hash", hex64(a.hash)},
+                        {"table_size", a.vip->table_size},
+                        {"slot", a.slot},
+                        {"backend", std::move(backend)}});
+}
+
+std::optional<ApiError> Controller::build_change(const std::string& op, const json& request,
+                                                 Change& out) {
+  const RequestArgs args(request);
+  const TableLimits lim = limits();
+  out.request = summarize(request);
+  out.next = state_;
+  State& next = out.next;
+  if (op == "vip.add") {
+    VipConfig vip;
+    if (auto e = args.only({"vip"})) return e;
+    if (auto e = args.vip_spec("vip", vip)) return e;
+    const VipKey key = key_of(vip);
+    if (auto e = add_vip(next, std::move(vip), lim)) return e;
+    out.result = json{{"vip", vip_view(*find_vip(next, key))}};
+    return std::nullopt;
+  }
+  if (op == "vip.del") {
+    VipKey key;
+    if (auto e = args.only({"vip"})) return e;
+    if (auto e = args.vip_key("vip", key)) return e;
+    if (auto e = del_vip(next, key)) return e;
+    out.result = json::object();
+    return std::nullopt;
+  }
+  if (op == "backend.add") {
+    VipKey key;
+    BackendConfig be;
+    if (auto e = args.only({"vip", "backend"})) return e;
+    if (auto e = args.vip_key("vip", key)) return e;
+    if (auto e = args.backend_spec("backend", be)) return e;
+    const std::string name = be.name;
+    if (auto e = add_backend(next, key, std::move(be), lim)) return e;
+    out.result = json{{"backend", backend_view(*find_backend(*find_vip(next, key), name))}};
+    return std::nullopt;
+  }
+  if (op == "backend.del") {
+    VipKey key;
+    std::string name;
+    if (auto e = args.only({"vip", "name"})) return e;
+    if (auto e = args.vip_key("vip", key)) return e;
+    if (auto e = args.string("name", name)) return e;
+    if (auto e = del_backend(next, key, name)) return e;
+    out.result = json::object();
+    return std::nullopt;
+  }
+  if (op == "backend.set") {
+    VipKey key;
+    std::string name;
+    BackendChange change;
+    if (auto e = args.only({"vip", "name", "weight", "state"})) return e;
+    if (auto e = args.vip_key("vip", key)) return e;
+    if (auto e = args.string("name", name)) return e;
+    if (!args.has("weight") && !args.has("state")) {
+      return usage_error("", "backend.set needs \"weight\" and/or \"state\"");
+    }
+    if (auto e = args.backend_change(change)) return e;
+    if (auto e = set_backend(next, key, name, change, lim)) return e;
+    out.result = json{{"backend", backend_view(*find_backend(*find_vip(next, key), name))}};
+    return std::nullopt;
+  }
+  // config.apply
+  TableConfig config;
+  if (auto e = args.only({"config"})) return e;
+  if (auto e = args.config("config", config)) return e;
+  ApplySummary s;
+  if (auto e = apply_config(next, std::move(config), lim, s)) return e;
+  out.result = json{{"changed", s.changed},
+                    {"vips_added", s.vips_added},
+                    {"vips_removed", s.vips_removed},
+                    {"vips_changed", s.vips_changed}};
+  return std::nullopt;
+}
+
+}  // namespace sluice::cp

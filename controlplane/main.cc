@@ -1,0 +1,153 @@
+// lb-controlplane: loads the desired state, attaches to the dataplane's
+// control segment (whenever there is one), serves the control API on a Unix
+// socket and pushes every accepted change, all from one poll() loop
+// (DESIGN.md sections 1 and 4). SIGINT/SIGTERM stop it cleanly: a push in
+// flight is finished (bounded by the ack timeout), the socket is removed;
+// the dataplane keeps forwarding with its tables (fail static).
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "common/control_segment.h"
+#include "controlplane/api_server.h"
+#include "controlplane/audit_log.h"
+#include "controlplane/controller.h"
+#include "controlplane/dataplane_link.h"
+#include "controlplane/options.h"
+#include "controlplane/state_file.h"
+#include "controlplane/views.h"
+
+namespace {
+
+using namespace sluice;
+using namespace sluice::cp;
+
+volatile sig_atomic_t g_stop = 0;
+
+void on_signal(int) { g_stop = 1; }
+
+int fatal(const std::string& msg) {
+  std::fprintf(stderr, "lb-controlplane: %s\n", msg.c_str());
+  return 1;
+}
+
+// Creates the parent directory of `path` (and its parents), mode 0755.
+std::string make_parent_dirs(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return {};
+  const std::string dir = path.substr(0, slash);
+  for (size_t pos = 1; pos != std::string::npos;) {
+    pos = dir.find('/', pos + 1);
+    const std::string part = dir.substr(0, pos);
+    if (mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
+      return "cannot create directory " + part + ": " + std::strerror(errno);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  auto parsed = parse_options(argc, argv, exit_code);
+  if (!parsed) return exit_code;
+  const Options opt = std::move(*parsed);
+
+  if (std::string e = make_parent_dirs(opt.state_file); !e.empty()) return fatal(e);
+  int state_lock_fd = -1;  // held until exit
+  if (std::string e = lock_state_file(opt.state_file, state_lock_fd); !e.empty()) return fatal(e);
+  LoadResult loaded = load_state_file(opt.state_file);
+  switch (loaded.kind) {
+    case LoadResult::Kind::kCorrupt:
+      return fatal(loaded.error + "; refusing to start. Restore a good copy to " +
+                   opt.state_file + ", or start without one to begin from an empty state.");
+    case LoadResult::Kind::kUnreadable:
+      return fatal(loaded.error + "; refusing to start");
+    case LoadResult::Kind::kLoaded:
+      std::fprintf(stderr, "lb-controlplane: loaded %zu VIPs and %zu backends from %s\n",
+                   loaded.state.config.vips.size(), backend_count(loaded.state.config),
+                   opt.state_file.c_str());
+      break;
+    case LoadResult::Kind::kMissing:
+      std::fprintf(stderr,
+                   "lb-controlplane: no state file %s: starting empty (nothing is pushed to a "
+                   "dataplane until the first change)\n",
+                   opt.state_file.c_str());
+      break;
+  }
+
+  AuditLog audit;
+  if (!opt.audit_log.empty()) {
+    if (std::string e = make_parent_dirs(opt.audit_log); !e.empty()) return fatal(e);
+    if (std::string e = audit.open(opt.audit_log); !e.empty()) return fatal(e);
+  }
+
+  LinkTiming timing;
+  timing.ack_timeout_ns = uint64_t{opt.ack_timeout_ms} * 1000000;
+  DataplaneLink link(opt.instance, timing);
+
+  ControllerConfig cc;
+  cc.state_file = opt.state_file;
+  cc.hash_seed = opt.hash_seed;
+  cc.limits.max_vips = opt.max_vips;
+  cc.limits.max_backend_id = opt.max_backend_id;
+
+  ApiServer* server_ptr = nullptr;
+  Controller controller(cc, std::move(loaded.state), loaded.kind == LoadResult::Kind::kLoaded,
+                        link, audit, [&](ConnId conn, const std::string& line) {
+                          if (server_ptr != nullptr) server_ptr->deliver(conn, line);
+                        });
+  ApiServer server(
+      [&](ConnId conn, const std::string& line) { return controller.handle(conn, line); },
+      [] {
+        return answer_line(error_answer(usage_error(
+            "", "the request exceeds " + std::to_string(kMaxRequestBytes) +
+                    " bytes (1 MiB); closing the connection")));
+      });
+  server_ptr = &server;
+
+  // Signals are blocked except while poll() waits, so none is lost between
+  // a check of g_stop and the wait.
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t blocked, wait_mask;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGINT);
+  sigaddset(&blocked, SIGTERM);
+  sigprocmask(SIG_BLOCK, &blocked, &wait_mask);
+  sigdelset(&wait_mask, SIGINT);
+  sigdelset(&wait_mask, SIGTERM);
+
+  if (std::string e = server.listen(opt.socket_path); !e.empty()) return fatal(e);
+  std::fprintf(stderr, "lb-controlplane: instance %s, control API on %s, state in %s\n",
+               opt.instance.c_str(), opt.socket_path.c_str(), opt.state_file.c_str());
+
+  controller.tick(monotonic_ns());
+  while (!g_stop) {
+    server.poll_once(controller.sleep_ns(), &wait_mask);
+    controller.tick(monotonic_ns());
+  }
+  std::fprintf(stderr, "lb-controlplane: stopping\n");
+  // Stop taking requests, but let a push in flight end so its client gets
+  // an answer and the state file matches what the dataplane runs.
+  const uint64_t deadline = monotonic_ns() + timing.ack_timeout_ns + 100'000'000;
+  server.shutdown_listener();
+  controller.begin_stop();
+  while (controller.push_in_flight() && monotonic_ns() < deadline) {
+    server.poll_once(controller.sleep_ns(), &wait_mask);
+    controller.tick(monotonic_ns());
+  }
+  server.shutdown();
+  std::fprintf(stderr, "lb-controlplane: stopped; the dataplane keeps forwarding\n");
+  return 0;
+}

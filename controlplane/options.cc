@@ -1,0 +1,123 @@
+#include "controlplane/options.h"
+
+#include <boost/program_options.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace sluice::cp {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// Options a config file may set too (everything but --help and --config).
+po::options_description daemon_options(Options& o) {
+  const Options d;
+  po::options_description desc("Options (also in the --config file, as NAME = VALUE)");
+  desc.add_options()
+      ("instance", po::value(&o.instance)->default_value(d.instance),
+       "Dataplane instance to drive: its segment is /dev/shm/sluice-NAME.")
+      ("socket", po::value(&o.socket_path),
+       "Unix socket of the control API (default /run/sluice/INSTANCE.sock; mode 0660, the "
+       "directory is created).")
+      ("state-file", po::value(&o.state_file),
+       "Desired state with its ids (default /var/lib/sluice/INSTANCE.state.json). Loaded and "
+       "pushed at start; a corrupt one is moved aside and the daemon refuses to start.")
+      ("ack-timeout-ms", po::value(&o.ack_timeout_ms)->default_value(d.ack_timeout_ms),
+       "How long a change waits for the dataplane's acknowledgement (ring writes included).")
+      ("audit-log", po::value(&o.audit_log),
+       "Append one JSON line per accepted change to this file.")
+      ("hash-seed", po::value(&o.hash_seed)->default_value(d.hash_seed),
+       "Flow hash seed for flow.explain while no dataplane is attached (then the dataplane's).")
+      ("max-vips", po::value(&o.max_vips)->default_value(d.max_vips),
+       "Largest VIP id while no dataplane is attached (then the dataplane's limit).")
+      ("max-backend-id", po::value(&o.max_backend_id)->default_value(d.max_backend_id),
+       "Largest backend id while no dataplane is attached (then the dataplane's limit).");
+  return desc;
+}
+
+po::options_description command_line_only() {
+  po::options_description desc("General");
+  desc.add_options()
+      ("help,h", "Print this help and exit.")
+      ("config", po::value<std::string>(), "Daemon config file (INI style, same option names).");
+  return desc;
+}
+
+bool valid_instance(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return name != "." && name != "..";
+}
+
+}  // namespace
+
+std::string options_help() {
+  Options o;
+  po::options_description all;
+  all.add(command_line_only()).add(daemon_options(o));
+  std::ostringstream out;
+  out << "Usage: lb-controlplane [options]\n\n"
+         "Sluice's control plane: keeps the desired VIPs and backends, validates and persists\n"
+         "them, pushes them to lb-dataplane through shared memory and serves the control API\n"
+         "(docs/control-api.md) that lbctl talks to. No DPDK; runs with or without a dataplane.\n\n"
+      << all;
+  return out.str();
+}
+
+std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
+  Options o;
+  const auto daemon = daemon_options(o);
+  po::options_description all;
+  all.add(command_line_only()).add(daemon);
+  po::variables_map vm;
+  auto fail = [&](const std::string& msg) -> std::optional<Options> {
+    std::cerr << "lb-controlplane: " << msg << " (see lb-controlplane --help)\n";
+    exit_code = 2;
+    return std::nullopt;
+  };
+  try {
+    // Stored first, so the command line wins over the file.
+    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+    if (vm.count("help")) {
+      std::cout << options_help();
+      exit_code = 0;
+      return std::nullopt;
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) return fail("--config " + path + ": cannot read the file");
+      try {
+        po::store(po::parse_config_file(in, daemon), vm);
+      } catch (const po::error& e) {
+        return fail("--config " + path + ": " + e.what());
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return fail(e.what());
+  }
+  if (!valid_instance(o.instance)) {
+    return fail("--instance '" + o.instance + "' must be 1 to 64 characters of [A-Za-z0-9._-]");
+  }
+  if (o.socket_path.empty()) o.socket_path = "/run/sluice/" + o.instance + ".sock";
+  if (o.state_file.empty()) o.state_file = "/var/lib/sluice/" + o.instance + ".state.json";
+  if (o.ack_timeout_ms == 0 || o.ack_timeout_ms > 600000) {
+    return fail("--ack-timeout-ms must be in [1, 600000]");
+  }
+  if (o.max_vips == 0 || o.max_vips > (1u << 20)) return fail("--max-vips must be in [1, 1048576]");
+  if (o.max_backend_id == 0 || o.max_backend_id > (1u << 24)) {
+    return fail("--max-backend-id must be in [1, 16777216]");
+  }
+  exit_code = 0;
+  return o;
+}
+
+}  // namespace sluice::cp

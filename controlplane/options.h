@@ -1,0 +1,30 @@
+// lb-controlplane's options, from the command line and from an INI-style
+// daemon config file (--config FILE: the same option names, one
+// "name = value" a line; the command line wins). Boost.Program_options.
+// Start-up only; main thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sluice::cp {
+
+struct Options {
+  std::string instance = "sluice";
+  std::string socket_path;  // default /run/sluice/INSTANCE.sock
+  std::string state_file;   // default /var/lib/sluice/INSTANCE.state.json
+  uint32_t ack_timeout_ms = 5000;
+  std::string audit_log;    // empty: none
+  uint64_t hash_seed = 0;   // flow.explain's seed while no dataplane is attached
+  uint32_t max_vips = 4096;         // limits while no dataplane is attached
+  uint32_t max_backend_id = 65535;
+};
+
+// Returns the options, or nullopt after printing a message (stderr for
+// errors, stdout for --help); `exit_code` says how to end then.
+std::optional<Options> parse_options(int argc, char** argv, int& exit_code);
+
+std::string options_help();
+
+}  // namespace sluice::cp

@@ -1,0 +1,59 @@
+// Strict reading of one API request's arguments (docs/control-api.md):
+// unknown fields, missing arguments and wrong types are `usage` errors;
+// well-typed values that are not acceptable (bad address, port 70000, an
+// unknown protocol) are `invalid`. Every error names the field. One thread.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+
+#include "common/table_config.h"
+#include "controlplane/api_error.h"
+#include "controlplane/state.h"
+#include "controlplane/vip_key.h"
+
+namespace sluice::cp {
+
+using nlohmann::json;
+
+class RequestArgs {
+ public:
+  explicit RequestArgs(const json& request) : req_(request) {}
+
+  // Refuses any field but "op" and `allowed`.
+  std::optional<ApiError> only(std::initializer_list<const char*> allowed) const;
+  bool has(const char* key) const { return req_.contains(key); }
+
+  std::optional<ApiError> string(const char* key, std::string& out) const;
+  std::optional<ApiError> uint(const char* key, uint64_t max, uint64_t& out) const;
+  std::optional<ApiError> address(const char* key, IpAddress& out) const;
+  std::optional<ApiError> protocol(const char* key, uint8_t& out) const;
+  std::optional<ApiError> vip_key(const char* key, VipKey& out) const;
+
+  // vip.add's "vip": {address, port, protocol, encap?, table_size?}.
+  std::optional<ApiError> vip_spec(const char* key, VipConfig& out) const;
+  // backend.add's "backend": {name, address, weight?, state?}.
+  std::optional<ApiError> backend_spec(const char* key, BackendConfig& out) const;
+  // backend.set's "weight" and/or "state".
+  std::optional<ApiError> backend_change(BackendChange& out) const;
+  // config.apply / config.check's "config": a declarative config. Errors
+  // inside it are `invalid`, their field a path inside the config
+  // ("vips[0].port").
+  std::optional<ApiError> config(const char* key, TableConfig& out) const;
+
+ private:
+  RequestArgs(const json& obj, std::string prefix) : req_(obj), prefix_(std::move(prefix)) {}
+  std::string path(const char* key) const { return prefix_ + key; }
+
+  const json& req_;
+  std::string prefix_;  // "vip." when reading a nested object
+};
+
+std::optional<BackendState> parse_backend_state(const std::string& name);
+std::optional<Encap> parse_encap(const std::string& name);
+
+}  // namespace sluice::cp

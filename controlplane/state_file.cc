@@ -1,0 +1,238 @@
+#include "controlplane/state_file.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "common/control_segment.h"
+#include "controlplane/validation.h"
+
+namespace sluice::cp {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kFormat = "sluice-controlplane-state";
+constexpr uint32_t kVersion = 1;
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string dir_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+bool write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Renames `path` to PATH.corrupt-UNIXTIME (or -UNIXTIME-N if taken) without
+// ever replacing an existing file.
+std::string move_aside(const std::string& path, std::string& error) {
+  const std::string base = path + ".corrupt-" + std::to_string(std::time(nullptr));
+  for (int i = 0; i < 100; ++i) {
+    const std::string target = i == 0 ? base : base + "-" + std::to_string(i);
+    if (renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) == 0) {
+      return target;
+    }
+    if (errno != EEXIST) {
+      error = "cannot move it aside to " + target + ": " + errno_text();
+      return {};
+    }
+  }
+  error = "cannot move it aside: " + base + " and 99 others exist";
+  return {};
+}
+
+bool read_file(const std::string& path, std::string& out, std::string& error, int& err_no) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err_no = errno;
+    error = errno_text();
+    return false;
+  }
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err_no = errno;
+      error = errno_text();
+      close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return true;
+}
+
+}  // namespace
+
+std::string state_to_json(const State& state) {
+  json doc = json::parse(table_config_to_json(state.config, /*with_ids=*/true));
+  json out = {{"format", kFormat},
+              {"version", kVersion},
+              {"next_vip_id", state.next_vip_id},
+              {"next_backend_id", state.next_backend_id},
+              {"vips", std::move(doc["vips"])}};
+  return out.dump(2) + "\n";
+}
+
+std::string parse_state_json(const std::string& text, State& out) {
+  if (text.empty()) return "the file is empty";
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return "not valid JSON (truncated or damaged?)";
+  if (!doc.is_object()) return "not a JSON object";
+  for (const auto& [key, value] : doc.items()) {
+    if (key != "format" && key != "version" && key != "next_vip_id" && key != "next_backend_id" &&
+        key != "vips") {
+      return "unknown field '" + key + "'";
+    }
+  }
+  if (!doc.contains("format") || doc["format"] != kFormat) {
+    return std::string("\"format\" is not \"") + kFormat + "\"";
+  }
+  if (!doc.contains("version") || !doc["version"].is_number_unsigned() ||
+      doc["version"].get<uint64_t>() != kVersion) {
+    return "\"version\" is not " + std::to_string(kVersion);
+  }
+  State state;
+  for (const char* key : {"next_vip_id", "next_backend_id"}) {
+    if (!doc.contains(key) || !doc[key].is_number_unsigned() ||
+        doc[key].get<uint64_t>() > UINT32_MAX) {
+      return std::string("\"") + key + "\" is missing or not a 32-bit unsigned integer";
+    }
+  }
+  state.next_vip_id = doc["next_vip_id"].get<uint32_t>();
+  state.next_backend_id = doc["next_backend_id"].get<uint32_t>();
+  if (!doc.contains("vips")) return "\"vips\" is missing";
+  const json vips = {{"vips", doc["vips"]}};
+  if (std::string e = parse_table_config_json(vips.dump(), state.config, /*with_ids=*/true);
+      !e.empty()) {
+    return e.rfind("config.", 0) == 0 ? e.substr(7) : e;
+  }
+  // Structural checks only, against the widest limits a dataplane can have:
+  // a dataplane started with smaller limits refuses the push, which is
+  // reported, rather than the file being taken for corrupt.
+  TableLimits widest;
+  widest.max_vips = 1u << 20;
+  widest.max_backend_id = 1u << 24;
+  widest.max_backends_per_vip = 1u << 24;
+  if (auto e = check_installable(state.config, widest)) return e->message;
+  uint32_t max_vip = 0, max_backend = 0;
+  for (const VipConfig& vip : state.config.vips) {
+    max_vip = std::max(max_vip, vip.id);
+    for (const BackendConfig& be : vip.backends) {
+      if (auto e = check_backend_name(be.name, "backend name")) return e->message;
+      max_backend = std::max(max_backend, be.id);
+    }
+  }
+  // Counters below an id in use would hand it out again.
+  if (state.next_vip_id <= max_vip) state.next_vip_id = max_vip + 1;
+  if (state.next_backend_id <= max_backend) state.next_backend_id = max_backend + 1;
+  normalize(state.config);
+  out = std::move(state);
+  return {};
+}
+
+std::string lock_state_file(const std::string& path, int& fd_out) {
+  const std::string lock = path + ".lock";
+  const int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return "cannot open lock file " + lock + ": " + errno_text();
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const bool busy = errno == EWOULDBLOCK;
+    const std::string e = busy ? "another lb-controlplane uses state file " + path + " (" + lock +
+                                     " is locked)"
+                               : "cannot lock " + lock + ": " + errno_text();
+    close(fd);
+    return e;
+  }
+  fd_out = fd;
+  return {};
+}
+
+LoadResult load_state_file(const std::string& path) {
+  LoadResult r;
+  std::string text, error;
+  int err_no = 0;
+  if (!read_file(path, text, error, err_no)) {
+    if (err_no == ENOENT) {
+      r.kind = LoadResult::Kind::kMissing;
+      return r;
+    }
+    r.kind = LoadResult::Kind::kUnreadable;
+    r.error = "cannot read state file " + path + ": " + error;
+    return r;
+  }
+  error = parse_state_json(text, r.state);
+  if (error.empty()) {
+    r.kind = LoadResult::Kind::kLoaded;
+    return r;
+  }
+  r.kind = LoadResult::Kind::kCorrupt;
+  r.state = State{};
+  std::string move_error;
+  r.moved_to = move_aside(path, move_error);
+  r.error = "state file " + path + " (" + std::to_string(text.size()) +
+            " bytes) is corrupt: " + error + "; " +
+            (r.moved_to.empty() ? move_error + " (left in place)"
+                                : "moved it aside to " + r.moved_to);
+  return r;
+}
+
+std::string save_state_file(const std::string& path, const State& state) {
+  const std::string text = state_to_json(state);
+  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return "cannot create " + tmp + ": " + errno_text();
+  if (!write_all(fd, text) || fsync(fd) != 0) {
+    const std::string e = "cannot write " + tmp + ": " + errno_text();
+    close(fd);
+    unlink(tmp.c_str());
+    return e;
+  }
+  if (close(fd) != 0) {
+    const std::string e = "cannot write " + tmp + ": " + errno_text();
+    unlink(tmp.c_str());
+    return e;
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string e = "cannot rename " + tmp + " to " + path + ": " + errno_text();
+    unlink(tmp.c_str());
+    return e;
+  }
+  // The rename is durable only once the directory is. The new file is in
+  // place already, so a failure here is a warning: reporting the change as
+  // refused would leave the file and the running state apart.
+  const std::string dir = dir_of(path);
+  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || fsync(dfd) != 0) {
+    std::fprintf(stderr, "lb-controlplane: warning: cannot sync directory %s: %s\n", dir.c_str(),
+                 errno_text().c_str());
+  }
+  if (dfd >= 0) close(dfd);
+  return {};
+}
+
+}  // namespace sluice::cp

@@ -1,0 +1,310 @@
+// The change pipeline against a fake dataplane (tests/controlplane/
+// fake_dataplane.h): a change is answered only once acknowledged, then
+// persisted and audited; a refusal or a missing acknowledgement leaves the
+// state (memory and file) as it was; a restarted dataplane (new boot id)
+// gets the whole state again; changes made while no dataplane is alive are
+// pushed when it comes back; a fresh empty control plane pushes nothing;
+// a full command ring is waited on, never dropped; queued changes are
+// answered in order.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "controlplane/controller.h"
+#include "controlplane/state_file.h"
+#include "controlplane/views.h"
+#include "tests/controlplane/fake_dataplane.h"
+#include "tests/controlplane/test_util.h"
+
+namespace sluice::cp {
+namespace {
+
+using nlohmann::json;
+using test::FakeDataplane;
+
+constexpr const char* kConfig = R"({"op": "config.apply", "config": {"vips": [
+  {"address": "192.0.2.10", "port": 80, "protocol": "tcp", "table_size": 251,
+   "backends": [{"name": "web-1", "address": "198.51.100.1"},
+                {"name": "web-2", "address": "198.51.100.2"}]}]}})";
+
+class Pipeline : public ::testing::Test {
+ protected:
+  void SetUp() override { make_controller(State{}, false); }
+
+  void make_controller(State initial, bool has_state) {
+    ctl_.reset();
+    link_.reset();
+    LinkTiming t;
+    t.ack_timeout_ns = 400'000'000;
+    t.stale_after_ns = 500'000'000;
+    t.retry_ns = 10'000'000;
+    link_ = std::make_unique<DataplaneLink>(instance_, t);
+    ControllerConfig cc;
+    cc.state_file = dir_.file("state.json");
+    cc.resync_backoff_ns = 50'000'000;
+    audit_ = std::make_unique<AuditLog>();
+    ASSERT_EQ(audit_->open(dir_.file("audit.log")), "");
+    ctl_ = std::make_unique<Controller>(cc, std::move(initial), has_state, *link_, *audit_,
+                                        [this](ConnId c, const std::string& line) {
+                                          delivered_[c].push_back(json::parse(line));
+                                        });
+  }
+
+  void tick() { ctl_->tick(monotonic_ns()); }
+
+  bool wait_until(const std::function<bool()>& pred, int timeout_ms = 5000) {
+    const uint64_t deadline = monotonic_ns() + uint64_t(timeout_ms) * 1000000;
+    while (monotonic_ns() < deadline) {
+      tick();
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return pred();
+  }
+
+  json call(const std::string& line, ConnId conn = 1) {
+    auto now = ctl_->handle(conn, line);
+    if (now) return json::parse(*now);
+    EXPECT_TRUE(wait_until([&] { return !delivered_[conn].empty(); })) << "no answer";
+    if (delivered_[conn].empty()) return json();
+    json a = delivered_[conn].front();
+    delivered_[conn].erase(delivered_[conn].begin());
+    return a;
+  }
+
+  json status() { return call(R"({"op": "status"})")["result"]; }
+  bool attached() { return status()["dataplane"]["attached"] == true; }
+  bool in_sync() { return status()["controlplane"]["in_sync"] == true; }
+
+  std::string instance_ = test::unique_name("cp-pipeline");
+  test::TempDir dir_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<DataplaneLink> link_;
+  std::unique_ptr<Controller> ctl_;
+  std::map<ConnId, std::vector<json>> delivered_;
+};
+
+TEST_F(Pipeline, AcknowledgedChangeIsPersistedAndAudited) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  const json a = call(kConfig);
+  ASSERT_EQ(a["ok"], true) << a.dump();
+  EXPECT_FALSE(a.contains("dataplane")) << "acknowledged, so no 'not attached'";
+  EXPECT_EQ(a["result"]["vips_added"], 1);
+  ASSERT_EQ(dp.applied().size(), 1u);
+  EXPECT_TRUE(same_config(dp.applied().back(), ctl_->state().config));
+  EXPECT_TRUE(in_sync());
+  EXPECT_EQ(status()["dataplane"]["generation"], 1);
+  const LoadResult saved = load_state_file(dir_.file("state.json"));
+  ASSERT_EQ(saved.kind, LoadResult::Kind::kLoaded);
+  EXPECT_TRUE(same_config(saved.state.config, ctl_->state().config));
+  const json audit = json::parse(test::read_all(dir_.file("audit.log")));
+  EXPECT_EQ(audit["op"], "config.apply");
+  EXPECT_EQ(audit["generation"], 1);
+  EXPECT_EQ(audit["request"]["config"]["backends"], 2);
+  EXPECT_EQ(audit["result"]["vips_added"], 1);
+  EXPECT_TRUE(audit["time"].is_string());
+}
+
+TEST_F(Pipeline, RefusedChangeLeavesEverythingAsBefore) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  const json before = call(R"({"op": "config.export"})");
+  const std::string file_before = test::read_all(dir_.file("state.json"));
+  const std::string audit_before = test::read_all(dir_.file("audit.log"));
+  dp.set_mode(FakeDataplane::Mode::kRefuse);
+  const json a = call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 9})");
+  ASSERT_EQ(a["ok"], false) << a.dump();
+  EXPECT_EQ(a["error"]["code"], "dataplane");
+  EXPECT_NE(a["error"]["message"].get<std::string>().find("refused by the fake dataplane"),
+            std::string::npos);
+  EXPECT_EQ(call(R"({"op": "config.export"})"), before);
+  EXPECT_EQ(test::read_all(dir_.file("state.json")), file_before);
+  EXPECT_EQ(test::read_all(dir_.file("audit.log")), audit_before);
+  EXPECT_TRUE(in_sync()) << "the dataplane kept the state it had";
+}
+
+TEST_F(Pipeline, MissingAcknowledgementTimesOutThenTheStateIsPushedAgain) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  const json before = call(R"({"op": "config.export"})");
+  const std::string file_before = test::read_all(dir_.file("state.json"));
+  dp.set_mode(FakeDataplane::Mode::kSilent);
+  const json a = call(R"({"op": "backend.del", "vip": "192.0.2.10:80/tcp", "name": "web-1"})");
+  ASSERT_EQ(a["ok"], false) << a.dump();
+  EXPECT_EQ(a["error"]["code"], "dataplane");
+  EXPECT_NE(a["error"]["message"].get<std::string>().find("no acknowledgement within 400 ms"),
+            std::string::npos)
+      << a.dump();
+  EXPECT_EQ(call(R"({"op": "config.export"})"), before);
+  EXPECT_EQ(test::read_all(dir_.file("state.json")), file_before);
+  // The dataplane may have applied the refused state: once it answers
+  // again it gets the current one.
+  dp.set_mode(FakeDataplane::Mode::kAck);
+  ASSERT_TRUE(wait_until([&] { return in_sync(); }));
+  EXPECT_TRUE(same_config(dp.applied().back(), ctl_->state().config));
+}
+
+TEST_F(Pipeline, FullCommandRingIsWaitedOnNotDropped) {
+  SegmentParams p = FakeDataplane::small_params();
+  p.cmd_slots = 4;  // a 2-VIP, 20-backend transaction is 24 records
+  FakeDataplane dp(instance_, p);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  json cfg = {{"op", "config.apply"}, {"config", {{"vips", json::array()}}}};
+  for (int v = 0; v < 2; ++v) {
+    json backends = json::array();
+    for (int b = 0; b < 10; ++b) {
+      backends.push_back({{"name", std::string("b") + std::to_string(b)},
+                          {"address", "198.51.100." + std::to_string(b + 1)}});
+    }
+    cfg["config"]["vips"].push_back({{"address", "192.0.2." + std::to_string(v + 1)},
+                                     {"port", 80}, {"protocol", "tcp"}, {"table_size", 251},
+                                     {"backends", backends}});
+  }
+  const json a = call(cfg.dump());
+  ASSERT_EQ(a["ok"], true) << a.dump();
+  ASSERT_EQ(dp.applied().size(), 1u);
+  EXPECT_EQ(backend_count(dp.applied().back()), 20u);
+  // A dataplane that stops reading: the push gives up at the deadline and
+  // says so; nothing changes.
+  dp.set_mode(FakeDataplane::Mode::kStuck);
+  const json b = call(R"({"op": "vip.del", "vip": "192.0.2.1:80/tcp"})");
+  ASSERT_EQ(b["ok"], false) << b.dump();
+  EXPECT_EQ(b["error"]["code"], "dataplane");
+  EXPECT_NE(b["error"]["message"].get<std::string>().find("command ring stayed full"),
+            std::string::npos)
+      << b.dump();
+  EXPECT_EQ(ctl_->state().config.vips.size(), 2u);
+}
+
+TEST_F(Pipeline, RestartedDataplaneGetsTheWholeStateAgain) {
+  uint64_t first_boot = 0;
+  {
+    FakeDataplane dp(instance_);
+    first_boot = dp.boot_id();
+    ASSERT_TRUE(wait_until([&] { return attached(); }));
+    ASSERT_EQ(call(kConfig)["ok"], true);
+  }
+  FakeDataplane dp2(instance_);
+  ASSERT_NE(dp2.boot_id(), first_boot);
+  ASSERT_TRUE(wait_until([&] { return in_sync(); }));
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(dp2.boot_id()));
+  EXPECT_EQ(status()["dataplane"]["boot_id"], hex);
+  ASSERT_EQ(dp2.applied().size(), 1u);
+  EXPECT_TRUE(same_config(dp2.applied().back(), ctl_->state().config));
+}
+
+TEST_F(Pipeline, ChangesWithoutADataplaneArePushedWhenOneComes) {
+  tick();  // one attach attempt, as the daemon's loop makes before serving
+  const json a = call(kConfig);
+  ASSERT_EQ(a["ok"], true) << a.dump();
+  EXPECT_EQ(a["dataplane"], "not attached");
+  const json st = status();
+  EXPECT_EQ(st["dataplane"]["attached"], false);
+  EXPECT_NE(st["dataplane"]["reason"].get<std::string>().find(instance_), std::string::npos);
+  const json audit = json::parse(test::read_all(dir_.file("audit.log")));
+  EXPECT_TRUE(audit["generation"].is_null());
+  EXPECT_EQ(audit["dataplane"], "not attached");
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return in_sync(); }));
+  ASSERT_EQ(dp.applied().size(), 1u);
+  EXPECT_TRUE(same_config(dp.applied().back(), ctl_->state().config));
+}
+
+TEST_F(Pipeline, StaleHeartbeatMeansNotAttached) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  dp.set_mode(FakeDataplane::Mode::kDead);
+  ASSERT_TRUE(wait_until([&] { return !attached(); }));
+  EXPECT_NE(status()["dataplane"]["reason"].get<std::string>().find("no heartbeat"),
+            std::string::npos);
+  const json a = call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-2", "state": "draining"})");
+  ASSERT_EQ(a["ok"], true) << a.dump();
+  EXPECT_EQ(a["dataplane"], "not attached");
+  dp.set_mode(FakeDataplane::Mode::kAck);  // it was only paused
+  ASSERT_TRUE(wait_until([&] { return in_sync(); }));
+  ASSERT_EQ(dp.applied().size(), 2u);
+  EXPECT_EQ(dp.applied().back().vips[0].backends[1].state, BackendState::kDraining);
+}
+
+TEST_F(Pipeline, FreshEmptyControlPlanePushesNothing) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  const uint64_t until = monotonic_ns() + 200'000'000;
+  wait_until([&] { return monotonic_ns() > until; });
+  EXPECT_EQ(dp.commits(), 0u) << "an empty state that was never loaded nor changed";
+  EXPECT_FALSE(in_sync());
+  // Loaded from a state file, even an empty state is the truth: pushed.
+  make_controller(State{}, true);
+  ASSERT_TRUE(wait_until([&] { return in_sync(); }));
+  EXPECT_EQ(dp.commits(), 1u);
+  EXPECT_TRUE(dp.applied().back().vips.empty());
+}
+
+TEST_F(Pipeline, UnchangedConfigIsNotPushed) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  const json exported = call(R"({"op": "config.export"})")["result"]["config"];
+  const json a = call(json{{"op", "config.apply"}, {"config", exported}}.dump());
+  ASSERT_EQ(a["ok"], true) << a.dump();
+  EXPECT_EQ(a["result"]["changed"], false);
+  EXPECT_EQ(dp.commits(), 1u);
+}
+
+TEST_F(Pipeline, QueuedChangesAreAnsweredInOrder) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  // Three changes from three clients while the first push is in flight.
+  auto a = ctl_->handle(11, R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 2})");
+  auto b = ctl_->handle(12, R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 3})");
+  auto c = ctl_->handle(13, R"({"op": "backend.del", "vip": "192.0.2.10:80/tcp", "name": "nope"})");
+  EXPECT_FALSE(a || b || c) << "all wait their turn";
+  // A query is answered at once meanwhile.
+  EXPECT_TRUE(ctl_->handle(14, R"({"op": "vip.list"})"));
+  ASSERT_TRUE(wait_until([&] { return delivered_[13].size() == 1; }));
+  EXPECT_EQ(delivered_[11].at(0)["result"]["backend"]["weight"], 2);
+  EXPECT_EQ(delivered_[12].at(0)["result"]["backend"]["weight"], 3);
+  EXPECT_EQ(delivered_[13].at(0)["error"]["code"], "not_found");
+  EXPECT_EQ(dp.commits(), 3u);
+  EXPECT_EQ(dp.applied().back().vips[0].backends[0].weight, 3u);
+}
+
+TEST_F(Pipeline, LimitsAndSeedComeFromTheDataplane) {
+  FakeDataplane dp(instance_);  // max_vips 64, hash seed 0x1234
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  const json e = call(R"({"op": "flow.explain", "client": "203.0.113.7", "client_port": 40000,
+                          "vip": "192.0.2.10", "vip_port": 80, "protocol": "tcp"})");
+  ASSERT_EQ(e["ok"], true) << e.dump();
+  FlowQuery q;
+  q.client = *parse_ip_address("203.0.113.7");
+  q.client_port = 40000;
+  q.vip = *parse_ip_address("192.0.2.10");
+  q.vip_port = 80;
+  q.protocol = 6;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(flow_hash(make_flow_key(q), 0x1234).hash));
+  EXPECT_EQ(e["result"]["hash"], hex);
+  json cfg = {{"op", "config.apply"}, {"config", {{"vips", json::array()}}}};
+  for (int v = 0; v < 65; ++v) {
+    cfg["config"]["vips"].push_back({{"address", "192.0.2." + std::to_string(v + 1)},
+                                     {"port", 80}, {"protocol", "tcp"}, {"table_size", 7}});
+  }
+  const json a = call(cfg.dump());
+  EXPECT_EQ(a["error"]["code"], "invalid") << a.dump();
+  EXPECT_NE(a["error"]["message"].get<std::string>().find("limit of 64"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::cp

@@ -1,0 +1,83 @@
+#include "tools/bench/flows.h"
+
+#include <rte_cycles.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace sluice::bench {
+
+FlowPlanner::FlowPlanner(const World& world)
+    : world_(world), mask_(world.conn_buckets() - 1), fill_(world.conn_buckets(), 0) {}
+
+FlowKey FlowPlanner::key_of(uint32_t flow) const {
+  // The layout parse_packet fills (common/hash.h): addresses in 16 bytes,
+  // ports as on the wire.
+  const Endpoint c = client_endpoint(world_.spec().family, flow);
+  const Endpoint& v = world_.vip_of(flow);
+  FlowKey k{};
+  std::memcpy(k.src, c.addr, 16);
+  std::memcpy(k.dst, v.addr, 16);
+  k.src_port = c.port_be;
+  k.dst_port = v.port_be;
+  k.protocol = 6;
+  k.family = world_.spec().family;
+  return k;
+}
+
+FlowHash FlowPlanner::hash_of(uint32_t flow) const {
+  return flow_hash(key_of(flow), world_.ctx().config().hash_seed);
+}
+
+std::vector<uint32_t> FlowPlanner::place(uint64_t n) {
+  std::vector<uint32_t> out;
+  out.reserve(n);
+  while (out.size() < n) {
+    if (next_ >= kMaxClientFlows) {
+      throw std::runtime_error("ran out of client flows after placing " +
+                               std::to_string(out.size()) + " of " + std::to_string(n) +
+                               " (the connection table is too full)");
+    }
+    const uint32_t flow = next_++;
+    uint8_t& fill = fill_[hash_of(flow).hash & mask_];
+    if (fill >= dp::kConnEntriesPerBucket) continue;
+    ++fill;
+    out.push_back(flow);
+  }
+  return out;
+}
+
+std::vector<uint32_t> FlowPlanner::fresh(uint64_t n) {
+  if (next_ + n > kMaxClientFlows) throw std::runtime_error("ran out of client flows");
+  std::vector<uint32_t> out(n);
+  for (uint64_t i = 0; i < n; ++i) out[i] = next_++;
+  return out;
+}
+
+std::vector<uint32_t> shuffled(std::vector<uint32_t> flows, std::mt19937_64& rng) {
+  std::shuffle(flows.begin(), flows.end(), rng);
+  return flows;
+}
+
+uint64_t fill_with_other_flows(World& world, std::mt19937_64& rng) {
+  dp::WorkerContext& ctx = world.ctx();
+  dp::ConnTable& conn = ctx.conn();
+  const uint64_t tsc_hz = ctx.config().tsc_hz;
+  const uint32_t now = ctx.ticks(rte_rdtsc());
+  // Ten minutes ahead: live for the whole run, inside the table's horizon
+  // (the idle timeout is an hour).
+  const uint32_t expires = now + 600 * ctx.ticks(tsc_hz);
+  const uint32_t backend = world.spec().backends_per_vip;  // some backend of VIP 1
+  for (uint64_t b = 0; b < world.conn_buckets(); ++b) {
+    for (uint32_t i = 0; i < dp::kConnEntriesPerBucket; ++i) {
+      // Odd, like flow_hash's fingerprints; a real flow matches one with
+      // probability 2^-63.
+      conn.insert(b, rng() | 1, backend, expires, now);
+    }
+  }
+  return conn.count_live(ctx.ticks(rte_rdtsc()));
+}
+
+}  // namespace sluice::bench
