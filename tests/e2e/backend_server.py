@@ -12,6 +12,9 @@ import socket
 import socketserver
 import threading
 
+# Linux's value; Python's socket module names it only from 3.12 on.
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+
 
 class DualStackHttpServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     address_family = socket.AF_INET6
@@ -57,13 +60,32 @@ def make_handler(name):
 
 
 def udp_echo(name, port, family):
+    """Echo with the source address the client sent to: with DSR that is a
+    VIP on lo, and a reply from the host's own address would not match the
+    client's socket. IP_PKTINFO / IPV6_PKTINFO carry it in and out."""
     sock = socket.socket(family, socket.SOCK_DGRAM)
     if family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+        level, kind = socket.IPPROTO_IPV6, socket.IPV6_PKTINFO
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        level, kind = socket.IPPROTO_IP, IP_PKTINFO
     sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
     while True:
-        data, peer = sock.recvfrom(2048)
-        sock.sendto(f"backend {name}: ".encode() + data, peer)
+        data, ancillary, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(64))
+        reply_info = []
+        for cmsg_level, cmsg_type, cmsg_data in ancillary:
+            if cmsg_level == level and cmsg_type == kind:
+                if family == socket.AF_INET:
+                    # struct in_pktinfo {ifindex; spec_dst; addr}: answer
+                    # from addr (the destination the client used).
+                    addr = cmsg_data[8:12]
+                    reply_info = [(level, kind, b"\0\0\0\0" + addr + b"\0" * 4)]
+                else:
+                    # struct in6_pktinfo {addr; ifindex}: same address, any interface.
+                    reply_info = [(level, kind, cmsg_data[0:16] + b"\0" * 4)]
+        sock.sendmsg([f"backend {name}: ".encode() + data], reply_info, 0, peer)
 
 
 def main():

@@ -97,7 +97,7 @@ def run(lab):
 
     # Long-lived connections first, so the drain below has flows to keep.
     long_out = os.path.join(lab.tmp, "long.json")
-    lab.client_background("long", "http-long", VIP4_HTTP, 80, 6, 60, long_out)
+    lab.client_background("long", "http-long", VIP4_HTTP, 80, 6, 600, long_out)
 
     short = lab.client("http-many", VIP4_HTTP, 80, 400)
     check(short["failures"] == 0, f"400 short HTTP connections through the IPIP VIP all answered "
@@ -144,10 +144,11 @@ def run(lab):
     after_drain = lab.client("http-many", VIP4_HTTP, 80, 150)
     time.sleep(1.5)
     long_state = read_long(long_out)
-    kept = [s for s in long_state if s["backends"] and s["backends"][0] == drained]
-    check(all(s["failed"] == 0 and s["ok"] > ok_before[i] and s["backends"] == [drained]
-              for i, s in enumerate(long_state) if s in kept) and kept,
-          f"{len(kept)} long-lived connections on drained {drained} keep working")
+    kept = [(i, s) for i, s in enumerate(long_state) if s["backends"][:1] == [drained]]
+    check(kept and all(s["failed"] == 0 and s["ok"] > ok_before[i] and s["backends"] == [drained]
+                       for i, s in kept),
+          f"{len(kept)} long-lived connections on drained {drained} keep working "
+          f"{[(s['ok'], ok_before[i], s['failed'], s['errors'][:1]) for i, s in kept]}")
     check(after_drain["failures"] == 0 and drained not in after_drain["per_backend"],
           f"new connections avoid drained {drained}: {after_drain['per_backend']}")
 
@@ -164,7 +165,7 @@ def run(lab):
               if s["backends"] and s["backends"][0] != removed]
     check(others and all(s["failed"] == 0 and s["ok"] > ok_before[i] for i, s in others),
           f"{len(others)} long-lived connections to the other backends unaffected by removing "
-          f"{removed}")
+          f"{removed} {[(s['ok'], ok_before[i], s['failed'], s['errors'][:1]) for i, s in others]}")
     check(after_remove["failures"] == 0 and removed not in after_remove["per_backend"],
           f"new connections avoid removed {removed}: {after_remove['per_backend']}")
     lab.stop("long")

@@ -31,7 +31,8 @@ def backend_addr4(i):
 
 
 def backend_addr6(i):
-    return f"2001:db8:b::{100 + i:x}"
+    # scripts/topology writes 2001:db8:b::1NN with NN the decimal index.
+    return f"2001:db8:b::{100 + i}"
 
 
 class Lab:
@@ -78,9 +79,8 @@ class Lab:
                                       os.path.join(E2E, "backend_server.py"), f"be{i}"])
         # Wait (bounded) until every server listens.
         for i in range(1, self.n_backends + 1):
-            self.wait_for(lambda i=i: "0.0.0.0:80" in self.ns_run(self.ns_backend(i), ["ss", "-ltn"])
-                          or "[::]:80" in self.ns_run(self.ns_backend(i), ["ss", "-ltn"]),
-                          10, f"HTTP server on backend {i}")
+            self.wait_for(lambda i=i: self.listening(self.ns_backend(i), 80), 10,
+                          f"HTTP server on backend {i}")
 
     def start_dataplane(self, extra=()):
         args = ["ip", "netns", "exec", self.env["NS_LB"],
@@ -155,9 +155,16 @@ class Lab:
         return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True,
                               text=True, timeout=30).stdout
 
+    def listening(self, ns, port):
+        # A dual-stack socket shows as *:80 or [::]:80, depending on ss.
+        out = self.ns_run(ns, ["ss", "-Hltn", f"sport = :{port}"])
+        return bool(out.strip())
+
     def link_stats(self, ns, iface):
         out = json.loads(self.ns_run(ns, ["ip", "-j", "-s", "link", "show", iface]))
-        return out[0]["stats64"]
+        s = out[0]["stats64"]
+        return {"rx_packets": s["rx"]["packets"], "rx_bytes": s["rx"]["bytes"],
+                "tx_packets": s["tx"]["packets"], "tx_bytes": s["tx"]["bytes"]}
 
     def decap_stats(self, i):
         out = self.ns_run(self.ns_backend(i), [
