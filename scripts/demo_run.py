@@ -43,14 +43,19 @@ def main():
         say(lab.lbctl("backend", "list", VIP_KEY).stdout.rstrip() + "\n")
 
         lb_before = lab.link_stats(lab.env["NS_LB"], "lb0")
+        client_before = lab.link_stats(lab.env["NS_CLIENT"], "c0")
         r = lab.client("http-many", VIP4_HTTP, 80, 300)
         lb_after = lab.link_stats(lab.env["NS_LB"], "lb0")
+        client_after = lab.link_stats(lab.env["NS_CLIENT"], "c0")
         say(f"client: 300 HTTP requests to {VIP4_HTTP}, {r['failures']} failed")
         say(f"  answered by  {spread(r['per_backend'])}")
-        rx = lb_after["rx_bytes"] - lb_before["rx_bytes"]
-        tx = lb_after["tx_bytes"] - lb_before["tx_bytes"]
-        say(f"  Sluice host lb0: received {rx} bytes, sent {tx} bytes: only the requests, "
-            "encapsulated;\n  the answers went from the backends to the client directly (DSR)\n")
+        lb_in = lb_after["rx_packets"] - lb_before["rx_packets"]
+        lb_out = lb_after["tx_packets"] - lb_before["tx_packets"]
+        answers = client_after["rx_packets"] - client_before["rx_packets"]
+        say(f"  Sluice host lb0: {lb_in} packets in, {lb_out} out (each request packet once, "
+            "encapsulated)")
+        say(f"  client c0: {answers} answer packets in, none of them through the Sluice host "
+            "(DSR)\n")
 
         say(f"$ lbctl vip show {VIP_KEY}")
         say(lab.lbctl("vip", "show", VIP_KEY).stdout.rstrip() + "\n")
