@@ -67,8 +67,8 @@ std::string ApiServer::listen(const std::string& path) {
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return path + " exists and is not a socket; not replacing it";
     const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool live = probe >= 0 &&
-                      connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    const bool live =
+        probe >= 0 && connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
     if (probe >= 0) close(probe);
     if (live) return "another lb-controlplane is listening on " + path;
     unlink(path.c_str());  // left by a daemon that died
@@ -225,7 +225,8 @@ void ApiServer::poll_once(uint64_t timeout_ns, const sigset_t* sigmask) {
   for (auto& [id, c] : conns_) {
     const bool discarding = c.discard_until_ns != 0;
     short events = 0;
-    if (discarding || (!c.waiting && !c.eof && !c.close_after && c.out.size() < kMaxPendingOutput)) {
+    if (discarding ||
+        (!c.waiting && !c.eof && !c.close_after && c.out.size() < kMaxPendingOutput)) {
       events |= POLLIN;
     }
     if (!c.out.empty()) events |= POLLOUT;

@@ -25,8 +25,8 @@ class AuditLog {
   std::string open(const std::string& path);
   bool enabled() const { return fd_ >= 0; }
 
-  void record(const std::string& op, const nlohmann::json& request,
-              const nlohmann::json& result, std::optional<uint64_t> generation);
+  void record(const std::string& op, const nlohmann::json& request, const nlohmann::json& result,
+              std::optional<uint64_t> generation);
 
   uint64_t write_errors() const { return errors_; }
 

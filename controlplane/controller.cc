@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/control_segment.h"
+#include "controlplane/request_args.h"
 #include "controlplane/state_file.h"
 #include "controlplane/views.h"
 
@@ -25,8 +26,8 @@ constexpr uint64_t kIdleTickNs = 50'000'000;
 
 }  // namespace
 
-Controller::Controller(ControllerConfig config, State initial, bool has_state,
-                       DataplaneLink& link, AuditLog& audit, Deliver deliver)
+Controller::Controller(ControllerConfig config, State initial, bool has_state, DataplaneLink& link,
+                       AuditLog& audit, Deliver deliver)
     : config_(std::move(config)),
       state_(std::move(initial)),
       has_state_(has_state),
@@ -53,13 +54,19 @@ std::optional<std::string> Controller::handle(ConnId conn, const std::string& li
   now_ns_ = monotonic_ns();
   json answer;
   try {
+    if (json_nesting_depth(line) > kMaxRequestDepth) {
+      return answer_line(
+          error_answer(usage_error("", "the request nests arrays and objects deeper than " +
+                                           std::to_string(kMaxRequestDepth) + " levels")));
+    }
     const json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
     std::string op;
     if (request.is_discarded()) {
       answer = error_answer(usage_error("", "the request is not valid JSON"));
     } else if (!request.is_object()) {
-      answer = error_answer(usage_error("", "the request must be a JSON object like "
-                                            "{\"op\": \"status\"}"));
+      answer = error_answer(usage_error("",
+                                        "the request must be a JSON object like "
+                                        "{\"op\": \"status\"}"));
     } else if (!request.contains("op")) {
       answer = error_answer(usage_error("op", "is required"));
     } else if (!request["op"].is_string()) {
@@ -75,18 +82,19 @@ std::optional<std::string> Controller::handle(ConnId conn, const std::string& li
     } else if (is_query(op)) {
       answer = run_query(op, request);
     } else {
-      answer = error_answer(usage_error("op", "unknown op '" + op.substr(0, 64) + "'"));
+      answer = error_answer(usage_error("op", "unknown op " + in_quotes(op)));
     }
   } catch (const std::exception& e) {
-    answer = error_answer(ApiError{ErrorCode::kInternal, std::string("internal error: ") + e.what(), ""});
+    answer = error_answer(
+        ApiError{ErrorCode::kInternal, std::string("internal error: ") + e.what(), ""});
   }
   return answer_line(answer);
 }
 
 std::optional<json> Controller::run_mutation(ConnId conn, const json& request) {
   if (stopping_) {
-    return error_answer(ApiError{ErrorCode::kInternal,
-                                 "lb-controlplane is stopping; nothing changed", ""});
+    return error_answer(
+        ApiError{ErrorCode::kInternal, "lb-controlplane is stopping; nothing changed", ""});
   }
   Change change;
   change.conn = conn;
@@ -121,8 +129,8 @@ std::optional<json> Controller::commit(Change change) {
 json Controller::accept(Change& change, std::optional<uint64_t> generation) {
   if (std::string e = save_state_file(config_.state_file, change.next); !e.empty()) {
     std::fprintf(stderr, "lb-controlplane: %s: refused %s\n", e.c_str(), change.op.c_str());
-    return error_answer(ApiError{ErrorCode::kInternal,
-                                 "cannot persist the state: " + e + "; nothing changed", ""});
+    return error_answer(
+        ApiError{ErrorCode::kInternal, "cannot persist the state: " + e + "; nothing changed", ""});
   }
   state_ = std::move(change.next);
   ++version_;
@@ -175,10 +183,9 @@ void Controller::finish_push(const PushResult& r) {
       }
       break;
     case Kind::kRefused:
-      answer = error_answer(ApiError{ErrorCode::kDataplane,
-                                     "the dataplane refused the change: " + r.error +
-                                         "; nothing changed",
-                                     ""});
+      answer = error_answer(
+          ApiError{ErrorCode::kDataplane,
+                   "the dataplane refused the change: " + r.error + "; nothing changed", ""});
       break;
     case Kind::kTimedOut:
     case Kind::kLost:

@@ -36,8 +36,8 @@ using nlohmann::json;
 
 struct ControllerConfig {
   std::string state_file;
-  uint64_t hash_seed = 0;      // flow.explain's seed without a dataplane
-  TableLimits limits;          // without a dataplane (with one: its header's)
+  uint64_t hash_seed = 0;  // flow.explain's seed without a dataplane
+  TableLimits limits;      // without a dataplane (with one: its header's)
   uint64_t resync_backoff_ns = 1'000'000'000;
 };
 

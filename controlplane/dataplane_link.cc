@@ -71,7 +71,8 @@ bool DataplaneLink::try_attach(std::string& error) {
     close(fd);
     return false;
   }
-  struct stat locked {}, current {};
+  struct stat locked {
+  }, current{};
   const std::string path = "/dev/shm" + seg->name();
   if (fstat(fd, &locked) != 0 || stat(path.c_str(), &current) != 0 ||
       locked.st_ino != current.st_ino || !seg->still_current()) {
@@ -144,8 +145,8 @@ bool DataplaneLink::alive(uint64_t now_ns) const {
 std::string DataplaneLink::reason(uint64_t now_ns) const {
   if (!segment_) return last_error_.empty() ? "not attached yet" : last_error_;
   if (alive(now_ns)) return {};
-  return "no heartbeat from lb-dataplane pid " + std::to_string(segment_->header().pid) +
-         " for " + seconds(heartbeat_age_ns(now_ns));
+  return "no heartbeat from lb-dataplane pid " + std::to_string(segment_->header().pid) + " for " +
+         seconds(heartbeat_age_ns(now_ns));
 }
 
 uint64_t DataplaneLink::start_push(const TableConfig& config, uint64_t now_ns) {

@@ -27,9 +27,9 @@
 namespace sluice::cp {
 
 struct LinkTiming {
-  uint64_t ack_timeout_ns = 5'000'000'000;    // per push: ring writes and the ack
-  uint64_t stale_after_ns = 2'000'000'000;    // heartbeat older than this: not alive
-  uint64_t retry_ns = 200'000'000;            // attach attempts, restart checks
+  uint64_t ack_timeout_ns = 5'000'000'000;  // per push: ring writes and the ack
+  uint64_t stale_after_ns = 2'000'000'000;  // heartbeat older than this: not alive
+  uint64_t retry_ns = 200'000'000;          // attach attempts, restart checks
 };
 
 struct PushResult {

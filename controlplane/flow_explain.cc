@@ -44,6 +44,9 @@ std::string FlowExplainer::explain(const TableConfig& config, const FlowQuery& q
     }
     std::vector<uint32_t> table;
     if (std::string e = maglev_build(turns, vip.table_size, table); !e.empty()) return e;
+    // Bounded: a few of the largest tables (16M slots, 64 MiB each) at most.
+    if (cached_slots_ + table.size() > kMaxCachedSlots) invalidate();
+    cached_slots_ += table.size();
     it = tables_.emplace(vip.id, std::move(table)).first;
   }
   out.hash = flow_hash(make_flow_key(q), seed).hash;

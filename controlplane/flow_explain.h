@@ -7,6 +7,7 @@
 // Tables are cached per VIP until the state changes. One thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -21,12 +22,12 @@ struct FlowQuery {
   IpAddress client;
   uint16_t client_port = 0;  // host order
   IpAddress vip;
-  uint16_t vip_port = 0;     // host order
-  uint8_t protocol = 0;      // 6 or 17
+  uint16_t vip_port = 0;  // host order
+  uint8_t protocol = 0;   // 6 or 17
 };
 
 struct FlowAnswer {
-  const VipConfig* vip = nullptr;      // null: no VIP takes this flow
+  const VipConfig* vip = nullptr;  // null: no VIP takes this flow
   uint64_t hash = 0;
   uint32_t slot = 0;
   const BackendConfig* backend = nullptr;  // null: no backend takes new flows
@@ -47,14 +48,19 @@ const VipConfig* match_vip(const TableConfig& config, const IpAddress& address, 
 class FlowExplainer {
  public:
   // Forget cached tables (call whenever the state changes).
-  void invalidate() { tables_.clear(); }
+  void invalidate() {
+    tables_.clear();
+    cached_slots_ = 0;
+  }
   // `config` must have passed the gate. An error only if Maglev refuses,
   // which the gate rules out.
   std::string explain(const TableConfig& config, const FlowQuery& q, uint64_t seed,
                       FlowAnswer& out);
 
  private:
+  static constexpr size_t kMaxCachedSlots = size_t{1} << 25;
   std::map<uint32_t, std::vector<uint32_t>> tables_;  // VIP id -> Maglev table
+  size_t cached_slots_ = 0;
 };
 
 }  // namespace sluice::cp

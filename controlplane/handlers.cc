@@ -78,7 +78,8 @@ json Controller::run_query(const std::string& op, const json& request) {
     if (auto e = args.only({"vip"})) return error_answer(*e);
     if (auto e = args.vip_key("vip", key)) return error_answer(*e);
     const VipConfig* vip = find_vip(state_, key);
-    if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
+    if (vip == nullptr)
+      return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
     json backends = json::array();
     for (const BackendConfig& be : vip->backends) backends.push_back(backend_view(be));
     return ok_answer(json{{"backends", std::move(backends)}});
@@ -115,7 +116,8 @@ json Controller::status() {
               {"uptime_s", seconds(wall > h.start_unix_ns ? wall - h.start_unix_ns : 0)},
               {"heartbeat_age_ms", link_.heartbeat_age_ns(now_ns) / 1000000}};
   } else {
-    dp = json{{"attached", false}, {"instance", link_.instance()}, {"reason", link_.reason(now_ns)}};
+    dp =
+        json{{"attached", false}, {"instance", link_.instance()}, {"reason", link_.reason(now_ns)}};
   }
   json cp = {{"uptime_s", seconds(now_ns - started_ns_)},
              {"state_file", config_.state_file},

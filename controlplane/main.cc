@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
   LoadResult loaded = load_state_file(opt.state_file);
   switch (loaded.kind) {
     case LoadResult::Kind::kCorrupt:
-      return fatal(loaded.error + "; refusing to start. Restore a good copy to " +
-                   opt.state_file + ", or start without one to begin from an empty state.");
+      return fatal(loaded.error + "; refusing to start. Restore a good copy to " + opt.state_file +
+                   ", or start without one to begin from an empty state.");
     case LoadResult::Kind::kUnreadable:
       return fatal(loaded.error + "; refusing to start");
     case LoadResult::Kind::kLoaded:
@@ -99,16 +99,16 @@ int main(int argc, char** argv) {
   cc.limits.max_backend_id = opt.max_backend_id;
 
   ApiServer* server_ptr = nullptr;
-  Controller controller(cc, std::move(loaded.state), loaded.kind == LoadResult::Kind::kLoaded,
-                        link, audit, [&](ConnId conn, const std::string& line) {
+  Controller controller(cc, std::move(loaded.state), loaded.kind == LoadResult::Kind::kLoaded, link,
+                        audit, [&](ConnId conn, const std::string& line) {
                           if (server_ptr != nullptr) server_ptr->deliver(conn, line);
                         });
   ApiServer server(
       [&](ConnId conn, const std::string& line) { return controller.handle(conn, line); },
       [] {
-        return answer_line(error_answer(usage_error(
-            "", "the request exceeds " + std::to_string(kMaxRequestBytes) +
-                    " bytes (1 MiB); closing the connection")));
+        return answer_line(
+            error_answer(usage_error("", "the request exceeds " + std::to_string(kMaxRequestBytes) +
+                                             " bytes (1 MiB); closing the connection")));
       });
   server_ptr = &server;
 

@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <charconv>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,11 +14,17 @@ namespace po = boost::program_options;
 namespace {
 
 // Options a config file may set too (everything but --help and --config).
-po::options_description daemon_options(Options& o) {
-  const Options d;
+// Numbers are read as text and converted strictly: Boost's lexical_cast
+// turns "-1" into 2^64 - 1 for an unsigned option.
+struct RawNumbers {
+  std::string ack_timeout_ms = "5000", hash_seed = "0", max_vips = "4096", max_backend_id = "65535";
+};
+
+po::options_description daemon_options(Options& o, RawNumbers& raw) {
   po::options_description desc("Options (also in the --config file, as NAME = VALUE)");
+  // clang-format off
   desc.add_options()
-      ("instance", po::value(&o.instance)->default_value(d.instance),
+      ("instance", po::value(&o.instance)->default_value(o.instance),
        "Dataplane instance to drive: its segment is /dev/shm/sluice-NAME.")
       ("socket", po::value(&o.socket_path),
        "Unix socket of the control API (default /run/sluice/INSTANCE.sock; mode 0660, the "
@@ -25,25 +32,39 @@ po::options_description daemon_options(Options& o) {
       ("state-file", po::value(&o.state_file),
        "Desired state with its ids (default /var/lib/sluice/INSTANCE.state.json). Loaded and "
        "pushed at start; a corrupt one is moved aside and the daemon refuses to start.")
-      ("ack-timeout-ms", po::value(&o.ack_timeout_ms)->default_value(d.ack_timeout_ms),
+      ("ack-timeout-ms", po::value(&raw.ack_timeout_ms)->default_value(raw.ack_timeout_ms),
        "How long a change waits for the dataplane's acknowledgement (ring writes included).")
       ("audit-log", po::value(&o.audit_log),
        "Append one JSON line per accepted change to this file.")
-      ("hash-seed", po::value(&o.hash_seed)->default_value(d.hash_seed),
+      ("hash-seed", po::value(&raw.hash_seed)->default_value(raw.hash_seed),
        "Flow hash seed for flow.explain while no dataplane is attached (then the dataplane's).")
-      ("max-vips", po::value(&o.max_vips)->default_value(d.max_vips),
+      ("max-vips", po::value(&raw.max_vips)->default_value(raw.max_vips),
        "Largest VIP id while no dataplane is attached (then the dataplane's limit).")
-      ("max-backend-id", po::value(&o.max_backend_id)->default_value(d.max_backend_id),
+      ("max-backend-id", po::value(&raw.max_backend_id)->default_value(raw.max_backend_id),
        "Largest backend id while no dataplane is attached (then the dataplane's limit).");
+  // clang-format on
   return desc;
 }
 
 po::options_description command_line_only() {
   po::options_description desc("General");
+  // clang-format off
   desc.add_options()
       ("help,h", "Print this help and exit.")
       ("config", po::value<std::string>(), "Daemon config file (INI style, same option names).");
+  // clang-format on
   return desc;
+}
+
+// Decimal, no sign, within [min, max].
+bool parse_number(const std::string& text, uint64_t min, uint64_t max, uint64_t& out) {
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < min || v > max) {
+    return false;
+  }
+  out = v;
+  return true;
 }
 
 bool valid_instance(const std::string& name) {
@@ -60,8 +81,9 @@ bool valid_instance(const std::string& name) {
 
 std::string options_help() {
   Options o;
+  RawNumbers raw;
   po::options_description all;
-  all.add(command_line_only()).add(daemon_options(o));
+  all.add(command_line_only()).add(daemon_options(o, raw));
   std::ostringstream out;
   out << "Usage: lb-controlplane [options]\n\n"
          "Sluice's control plane: keeps the desired VIPs and backends, validates and persists\n"
@@ -73,7 +95,8 @@ std::string options_help() {
 
 std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
   Options o;
-  const auto daemon = daemon_options(o);
+  RawNumbers raw;
+  const auto daemon = daemon_options(o, raw);
   po::options_description all;
   all.add(command_line_only()).add(daemon);
   po::variables_map vm;
@@ -109,13 +132,22 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
   }
   if (o.socket_path.empty()) o.socket_path = "/run/sluice/" + o.instance + ".sock";
   if (o.state_file.empty()) o.state_file = "/var/lib/sluice/" + o.instance + ".state.json";
-  if (o.ack_timeout_ms == 0 || o.ack_timeout_ms > 600000) {
-    return fail("--ack-timeout-ms must be in [1, 600000]");
+  uint64_t v = 0;
+  if (!parse_number(raw.ack_timeout_ms, 1, 600000, v)) {
+    return fail("--ack-timeout-ms '" + raw.ack_timeout_ms + "' is not a number in [1, 600000]");
   }
-  if (o.max_vips == 0 || o.max_vips > (1u << 20)) return fail("--max-vips must be in [1, 1048576]");
-  if (o.max_backend_id == 0 || o.max_backend_id > (1u << 24)) {
-    return fail("--max-backend-id must be in [1, 16777216]");
+  o.ack_timeout_ms = static_cast<uint32_t>(v);
+  if (!parse_number(raw.hash_seed, 0, UINT64_MAX, o.hash_seed)) {
+    return fail("--hash-seed '" + raw.hash_seed + "' is not a number in [0, 2^64 - 1]");
   }
+  if (!parse_number(raw.max_vips, 1, 1u << 20, v)) {
+    return fail("--max-vips '" + raw.max_vips + "' is not a number in [1, 1048576]");
+  }
+  o.max_vips = static_cast<uint32_t>(v);
+  if (!parse_number(raw.max_backend_id, 1, 1u << 24, v)) {
+    return fail("--max-backend-id '" + raw.max_backend_id + "' is not a number in [1, 16777216]");
+  }
+  o.max_backend_id = static_cast<uint32_t>(v);
   exit_code = 0;
   return o;
 }

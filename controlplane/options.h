@@ -15,9 +15,9 @@ struct Options {
   std::string socket_path;  // default /run/sluice/INSTANCE.sock
   std::string state_file;   // default /var/lib/sluice/INSTANCE.state.json
   uint32_t ack_timeout_ms = 5000;
-  std::string audit_log;    // empty: none
-  uint64_t hash_seed = 0;   // flow.explain's seed while no dataplane is attached
-  uint32_t max_vips = 4096;         // limits while no dataplane is attached
+  std::string audit_log;     // empty: none
+  uint64_t hash_seed = 0;    // flow.explain's seed while no dataplane is attached
+  uint32_t max_vips = 4096;  // limits while no dataplane is attached
   uint32_t max_backend_id = 65535;
 };
 

@@ -1,6 +1,31 @@
 #include "controlplane/request_args.h"
 
+#include <algorithm>
+
 namespace sluice::cp {
+
+size_t json_nesting_depth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
 
 std::optional<BackendState> parse_backend_state(const std::string& name) {
   if (name == "active") return BackendState::kActive;
@@ -41,7 +66,8 @@ std::optional<ApiError> RequestArgs::uint(const char* key, uint64_t max, uint64_
   }
   if (!it->is_number_unsigned()) return usage_error(path(key), "must be a non-negative integer");
   const uint64_t v = it->get<uint64_t>();
-  if (v > max) return invalid_error(path(key), std::to_string(v) + " exceeds " + std::to_string(max));
+  if (v > max)
+    return invalid_error(path(key), std::to_string(v) + " exceeds " + std::to_string(max));
   out = v;
   return std::nullopt;
 }
@@ -132,8 +158,7 @@ std::optional<ApiError> RequestArgs::backend_change(BackendChange& out) const {
     if (auto e = string("state", s)) return e;
     out.state = parse_backend_state(s);
     if (!out.state) {
-      return invalid_error(path("state"),
-                           in_quotes(s) + " is not active, draining or disabled");
+      return invalid_error(path("state"), in_quotes(s) + " is not active, draining or disabled");
     }
   }
   return std::nullopt;
@@ -142,7 +167,8 @@ std::optional<ApiError> RequestArgs::backend_change(BackendChange& out) const {
 std::optional<ApiError> RequestArgs::config(const char* key, TableConfig& out) const {
   const auto it = req_.find(key);
   if (it == req_.end()) return usage_error(path(key), "is required");
-  if (!it->is_object()) return usage_error(path(key), "must be a JSON object (a declarative config)");
+  if (!it->is_object())
+    return usage_error(path(key), "must be a JSON object (a declarative config)");
   // The contract's strict reader works on text; the paths it reports start
   // at "config", which the API leaves out ("vips[0].port").
   std::string error = parse_table_config_json(it->dump(), out, /*with_ids=*/false);

@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/table_config.h"
 #include "controlplane/api_error.h"
@@ -52,6 +53,13 @@ class RequestArgs {
   const json& req_;
   std::string prefix_;  // "vip." when reading a nested object
 };
+
+// How deeply arrays and objects nest in JSON text (strings skipped), read
+// without building anything: requests nested deeper than any real one are
+// refused before parsing, since copying or printing a deep JSON value
+// recurses once per level.
+size_t json_nesting_depth(std::string_view text);
+inline constexpr size_t kMaxRequestDepth = 32;
 
 std::optional<BackendState> parse_backend_state(const std::string& name);
 std::optional<Encap> parse_encap(const std::string& name);

@@ -115,8 +115,7 @@ std::optional<ApiError> add_vip(State& state, VipConfig vip, const TableLimits& 
     return invalid_error("vip", "the dataplane holds at most " + std::to_string(limits.max_vips) +
                                     " VIPs and all are in use");
   }
-  vip.id = allocate_id(state.next_vip_id, limits.max_vips,
-                       used_vip_ids(state, limits.max_vips));
+  vip.id = allocate_id(state.next_vip_id, limits.max_vips, used_vip_ids(state, limits.max_vips));
   if (vip.id == 0) return no_free_id("VIP", limits.max_vips, "vip");
   state.config.vips.push_back(std::move(vip));
   return finish(state, limits);
@@ -139,8 +138,8 @@ std::optional<ApiError> add_backend(State& state, const VipKey& key, BackendConf
   if (auto e = check_backend_fields(*vip, be, "backend")) return e;
   for (const BackendConfig& other : vip->backends) {
     if (other.name == be.name) {
-      return invalid_error("backend.name", "backend '" + be.name + "' already exists in VIP " +
-                                               format_vip_key(key));
+      return invalid_error(
+          "backend.name", "backend '" + be.name + "' already exists in VIP " + format_vip_key(key));
     }
     if (other.address == be.address) {
       return invalid_error("backend.address", format_ip_address(be.address) +
@@ -244,9 +243,9 @@ std::optional<ApiError> apply_config(State& state, TableConfig desired, const Ta
     }
   }
   for (const VipConfig& old : state.config.vips) {
-    const bool kept = std::any_of(desired.vips.begin(), desired.vips.end(), [&](const VipConfig& v) {
-      return same_key(key_of(v), key_of(old));
-    });
+    const bool kept =
+        std::any_of(desired.vips.begin(), desired.vips.end(),
+                    [&](const VipConfig& v) { return same_key(key_of(v), key_of(old)); });
     if (!kept) ++summary.vips_removed;
   }
   summary.changed = summary.vips_added + summary.vips_removed + summary.vips_changed > 0;

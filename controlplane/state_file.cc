@@ -14,6 +14,7 @@
 #include <ctime>
 
 #include "common/control_segment.h"
+#include "controlplane/request_args.h"
 #include "controlplane/validation.h"
 
 namespace sluice::cp {
@@ -101,6 +102,7 @@ std::string state_to_json(const State& state) {
 
 std::string parse_state_json(const std::string& text, State& out) {
   if (text.empty()) return "the file is empty";
+  if (json_nesting_depth(text) > kMaxRequestDepth) return "nested too deeply to be a state";
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return "not valid JSON (truncated or damaged?)";
   if (!doc.is_object()) return "not a JSON object";
@@ -162,9 +164,9 @@ std::string lock_state_file(const std::string& path, int& fd_out) {
   if (fd < 0) return "cannot open lock file " + lock + ": " + errno_text();
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const bool busy = errno == EWOULDBLOCK;
-    const std::string e = busy ? "another lb-controlplane uses state file " + path + " (" + lock +
-                                     " is locked)"
-                               : "cannot lock " + lock + ": " + errno_text();
+    const std::string e =
+        busy ? "another lb-controlplane uses state file " + path + " (" + lock + " is locked)"
+             : "cannot lock " + lock + ": " + errno_text();
     close(fd);
     return e;
   }
@@ -194,10 +196,10 @@ LoadResult load_state_file(const std::string& path) {
   r.state = State{};
   std::string move_error;
   r.moved_to = move_aside(path, move_error);
-  r.error = "state file " + path + " (" + std::to_string(text.size()) +
-            " bytes) is corrupt: " + error + "; " +
-            (r.moved_to.empty() ? move_error + " (left in place)"
-                                : "moved it aside to " + r.moved_to);
+  r.error =
+      "state file " + path + " (" + std::to_string(text.size()) + " bytes) is corrupt: " + error +
+      "; " +
+      (r.moved_to.empty() ? move_error + " (left in place)" : "moved it aside to " + r.moved_to);
   return r;
 }
 

@@ -22,7 +22,7 @@ struct LoadResult {
   };
   Kind kind = Kind::kMissing;
   State state;
-  std::string error;     // what is wrong, naming the file
+  std::string error;  // what is wrong, naming the file
   std::string moved_to;
 };
 

@@ -31,8 +31,8 @@ std::optional<ApiError> check_backend_name(const std::string& name, const std::s
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == ':' || c == '-';
     if (!ok) {
-      return invalid_error(field, "name '" + name.substr(0, 64) +
-                                      "' has a character outside [A-Za-z0-9._:-]");
+      return invalid_error(
+          field, "name '" + name.substr(0, 64) + "' has a character outside [A-Za-z0-9._:-]");
     }
   }
   return std::nullopt;
@@ -85,6 +85,11 @@ std::optional<ApiError> check_backend_fields(const VipConfig& vip, const Backend
                                              const std::string& path) {
   if (auto e = check_backend_name(be.name, path + ".name")) return e;
   if (auto e = check_unicast(be.address, path + ".address")) return e;
+  if (be.address == vip.address) {
+    // Encapsulated packets to the VIP itself would come straight back.
+    return invalid_error(path + ".address",
+                         format_ip_address(be.address) + " is the VIP's own address");
+  }
   if (!encap_supports(vip.encap, vip.address.family, be.address.family)) {
     return invalid_error(path + ".address",
                          format_ip_address(be.address) + " is " + family_name(be.address.family) +
@@ -123,14 +128,13 @@ std::optional<ApiError> check_vip(const VipConfig& vip, const std::string& path,
   }
   const size_t n = vip.backends.size();
   if (n > vip.table_size) {
-    return invalid_error(path + ".backends", std::to_string(n) +
-                                                 " backends do not fit in table_size " +
-                                                 std::to_string(vip.table_size));
+    return invalid_error(
+        path + ".backends",
+        std::to_string(n) + " backends do not fit in table_size " + std::to_string(vip.table_size));
   }
   if (n > limits.max_backends_per_vip || n > limits.max_backend_id) {
     const uint32_t limit = std::min(limits.max_backends_per_vip, limits.max_backend_id);
-    return invalid_error(path + ".backends", std::to_string(n) +
-                                                 " backends exceed the limit of " +
+    return invalid_error(path + ".backends", std::to_string(n) + " backends exceed the limit of " +
                                                  std::to_string(limit) + " per VIP");
   }
   return std::nullopt;
@@ -148,8 +152,8 @@ std::optional<ApiError> check_config(const TableConfig& config, const TableLimit
     const VipConfig& vip = config.vips[i];
     const std::string path = "vips[" + std::to_string(i) + "]";
     if (auto e = check_vip(vip, path, limits)) return e;
-    const std::string key = address_bytes(vip.address) + std::to_string(vip.port) + "/" +
-                            std::to_string(vip.protocol);
+    const std::string key =
+        address_bytes(vip.address) + std::to_string(vip.port) + "/" + std::to_string(vip.protocol);
     if (const auto [it, fresh] = keys.emplace(key, i); !fresh) {
       return invalid_error(path, "duplicate VIP " + format_vip_key(vip) + " (also vips[" +
                                      std::to_string(it->second) + "])");

@@ -51,13 +51,14 @@ std::optional<VipKey> parse_vip_key(std::string_view text, std::string& error) {
   VipKey key;
   const auto addr = parse_ip_address(host);
   if (!addr || (addr->family == 6) != bracketed) {
-    error = quoted + ": '" + std::string(host) +
-            "' is not an IPv4 address or a bracketed IPv6 address";
+    error =
+        quoted + ": '" + std::string(host) + "' is not an IPv4 address or a bracketed IPv6 address";
     return std::nullopt;
   }
   key.address = *addr;
   unsigned port = 0;
-  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
       port > 65535) {
     error = quoted + ": port '" + std::string(port_text) + "' is not a number in [0, 65535]";

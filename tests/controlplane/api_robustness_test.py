@@ -13,6 +13,7 @@ Usage: api_robustness_test.py PATH/TO/lb-controlplane
 import glob
 import json
 import os
+import random
 import shutil
 import socket
 import stat
@@ -120,6 +121,51 @@ def main(binary):
                   f"{name} gets a usage error: {ans}")
         check(c.call({"op": "status"})["ok"] is True, "the same connection answers a valid request")
         c.close()
+
+        # Deep nesting (which would recurse once per level when copied or
+        # printed) is refused before it is parsed.
+        c = ApiClient(sock_path)
+        depth = 300000
+        c.send_raw(b'{"op": "config.apply", "config": {"vips": ' + b"[" * depth + b"]" * depth +
+                   b"}}\n")
+        ans = c.read_line()
+        check(ans.get("ok") is False and "deeper than" in ans["error"]["message"],
+              f"a request nested {depth} deep is refused: {ans}")
+        check(c.call({"op": "status"})["ok"] is True, "and the daemon is fine")
+        c.close()
+
+        # Random bytes and mangled valid requests (fixed seed): an answer
+        # per line, never a crash.
+        rng = random.Random(1234)
+        c = ApiClient(sock_path)
+        # Queries only: a mangled change might turn into an acceptable one.
+        valid = [json.dumps(r).encode() for r in [
+            {"op": "status"}, {"op": "vip.list"}, {"op": "config.export"},
+            {"op": "vip.show", "vip": "192.0.2.10:80/tcp"},
+            {"op": "backend.list", "vip": "[2001:db8::10]:0/udp"},
+            {"op": "config.check", "config": BASE_CONFIG},
+            {"op": "flow.explain", "client": "203.0.113.9", "client_port": 999,
+             "vip": "192.0.2.10", "vip_port": 80, "protocol": "tcp"}]]
+        answered = 0
+        for i in range(300):
+            if i % 2:
+                line = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200)))
+            else:
+                line = bytearray(rng.choice(valid))
+                for _ in range(rng.randrange(1, 4)):
+                    line[rng.randrange(len(line))] = rng.randrange(256)
+                line = bytes(line)
+            line = line.replace(b"\n", b" ").replace(b"\r", b" ")
+            if not line.strip(b" \t"):
+                continue
+            c.send_raw(line + b"\n")
+            ans = c.read_line()
+            answered += ans.get("ok") in (True, False)
+        check(answered > 250, f"random and mangled lines each get an answer ({answered})")
+        c.close()
+        unchanged("random lines")
+        export = call(sock_path, {"op": "config.export"})
+        state_bytes = open(state_path, "rb").read()
 
         # Pipelined requests in one write are answered in order.
         c = ApiClient(sock_path)

@@ -34,6 +34,8 @@ constexpr const char* kConfig = R"({"op": "config.apply", "config": {"vips": [
 class Pipeline : public ::testing::Test {
  protected:
   void SetUp() override { make_controller(State{}, false); }
+  // Whatever a failed test left behind.
+  void TearDown() override { shm_unlink(segment_name(instance_).c_str()); }
 
   void make_controller(State initial, bool has_state) {
     ctl_.reset();
@@ -48,10 +50,9 @@ class Pipeline : public ::testing::Test {
     cc.resync_backoff_ns = 50'000'000;
     audit_ = std::make_unique<AuditLog>();
     ASSERT_EQ(audit_->open(dir_.file("audit.log")), "");
-    ctl_ = std::make_unique<Controller>(cc, std::move(initial), has_state, *link_, *audit_,
-                                        [this](ConnId c, const std::string& line) {
-                                          delivered_[c].push_back(json::parse(line));
-                                        });
+    ctl_ = std::make_unique<Controller>(
+        cc, std::move(initial), has_state, *link_, *audit_,
+        [this](ConnId c, const std::string& line) { delivered_[c].push_back(json::parse(line)); });
   }
 
   void tick() { ctl_->tick(monotonic_ns()); }
@@ -118,7 +119,8 @@ TEST_F(Pipeline, RefusedChangeLeavesEverythingAsBefore) {
   const std::string file_before = test::read_all(dir_.file("state.json"));
   const std::string audit_before = test::read_all(dir_.file("audit.log"));
   dp.set_mode(FakeDataplane::Mode::kRefuse);
-  const json a = call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 9})");
+  const json a =
+      call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 9})");
   ASSERT_EQ(a["ok"], false) << a.dump();
   EXPECT_EQ(a["error"]["code"], "dataplane");
   EXPECT_NE(a["error"]["message"].get<std::string>().find("refused by the fake dataplane"),
@@ -164,7 +166,9 @@ TEST_F(Pipeline, FullCommandRingIsWaitedOnNotDropped) {
                           {"address", "198.51.100." + std::to_string(b + 1)}});
     }
     cfg["config"]["vips"].push_back({{"address", "192.0.2." + std::to_string(v + 1)},
-                                     {"port", 80}, {"protocol", "tcp"}, {"table_size", 251},
+                                     {"port", 80},
+                                     {"protocol", "tcp"},
+                                     {"table_size", 251},
                                      {"backends", backends}});
   }
   const json a = call(cfg.dump());
@@ -226,7 +230,8 @@ TEST_F(Pipeline, StaleHeartbeatMeansNotAttached) {
   ASSERT_TRUE(wait_until([&] { return !attached(); }));
   EXPECT_NE(status()["dataplane"]["reason"].get<std::string>().find("no heartbeat"),
             std::string::npos);
-  const json a = call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-2", "state": "draining"})");
+  const json a = call(
+      R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-2", "state": "draining"})");
   ASSERT_EQ(a["ok"], true) << a.dump();
   EXPECT_EQ(a["dataplane"], "not attached");
   dp.set_mode(FakeDataplane::Mode::kAck);  // it was only paused
@@ -265,8 +270,10 @@ TEST_F(Pipeline, QueuedChangesAreAnsweredInOrder) {
   ASSERT_TRUE(wait_until([&] { return attached(); }));
   ASSERT_EQ(call(kConfig)["ok"], true);
   // Three changes from three clients while the first push is in flight.
-  auto a = ctl_->handle(11, R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 2})");
-  auto b = ctl_->handle(12, R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 3})");
+  auto a = ctl_->handle(
+      11, R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 2})");
+  auto b = ctl_->handle(
+      12, R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 3})");
   auto c = ctl_->handle(13, R"({"op": "backend.del", "vip": "192.0.2.10:80/tcp", "name": "nope"})");
   EXPECT_FALSE(a || b || c) << "all wait their turn";
   // A query is answered at once meanwhile.
@@ -299,11 +306,29 @@ TEST_F(Pipeline, LimitsAndSeedComeFromTheDataplane) {
   json cfg = {{"op", "config.apply"}, {"config", {{"vips", json::array()}}}};
   for (int v = 0; v < 65; ++v) {
     cfg["config"]["vips"].push_back({{"address", "192.0.2." + std::to_string(v + 1)},
-                                     {"port", 80}, {"protocol", "tcp"}, {"table_size", 7}});
+                                     {"port", 80},
+                                     {"protocol", "tcp"},
+                                     {"table_size", 7}});
   }
   const json a = call(cfg.dump());
   EXPECT_EQ(a["error"]["code"], "invalid") << a.dump();
   EXPECT_NE(a["error"]["message"].get<std::string>().find("limit of 64"), std::string::npos);
+}
+
+TEST_F(Pipeline, SegmentOfAnotherAbiIsRefusedAndExplained) {
+  std::string error;
+  auto seg = ControlSegment::create(instance_, FakeDataplane::small_params(), error);
+  ASSERT_TRUE(seg) << error;
+  seg->header().abi_version = kAbiVersion + 1;
+  seg->header().heartbeat_ns.store(monotonic_ns());
+  tick();
+  const json st = status();
+  EXPECT_EQ(st["dataplane"]["attached"], false);
+  EXPECT_NE(st["dataplane"]["reason"].get<std::string>().find("ABI version"), std::string::npos)
+      << st.dump();
+  const json a = call(kConfig);
+  EXPECT_EQ(a["dataplane"], "not attached") << a.dump();
+  seg->unlink();
 }
 
 }  // namespace

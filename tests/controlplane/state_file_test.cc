@@ -133,7 +133,8 @@ TEST(StateFile, CorruptFilesAreRefusedAndMovedAsideNeverOverwritten) {
       {"truncated", good.substr(0, good.size() / 2), "not valid JSON"},
       {"garbage", "\x01\x02garbage", "not valid JSON"},
       {"not an object", "[]", "not a JSON object"},
-      {"other format", R"({"format": "x", "version": 1, "next_vip_id": 1, "next_backend_id": 1, "vips": []})",
+      {"other format",
+       R"({"format": "x", "version": 1, "next_vip_id": 1, "next_backend_id": 1, "vips": []})",
        "format"},
       {"future version",
        R"({"format": "sluice-controlplane-state", "version": 2, "next_vip_id": 1, "next_backend_id": 1, "vips": []})",
@@ -141,9 +142,11 @@ TEST(StateFile, CorruptFilesAreRefusedAndMovedAsideNeverOverwritten) {
       {"unknown field",
        R"({"format": "sluice-controlplane-state", "version": 1, "next_vip_id": 1, "next_backend_id": 1, "vips": [], "x": 1})",
        "unknown field 'x'"},
-      {"bad vip", R"({"format": "sluice-controlplane-state", "version": 1, "next_vip_id": 1, "next_backend_id": 1, "vips": [{"id": 1}]})",
+      {"bad vip",
+       R"({"format": "sluice-controlplane-state", "version": 1, "next_vip_id": 1, "next_backend_id": 1, "vips": [{"id": 1}]})",
        "vips[0].address"},
       {"id 0", wrong_id, "id 0"},
+      {"deeply nested", std::string(100000, '[') + std::string(100000, ']'), "nested too deeply"},
   };
   for (const CorruptCase& c : cases) {
     SCOPED_TRACE(c.what);

@@ -47,8 +47,10 @@ class StateTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(add_vip(s, vip("192.0.2.10", 80), limits));
-    ASSERT_FALSE(add_backend(s, key("192.0.2.10:80/tcp"), backend("web-1", "198.51.100.1"), limits));
-    ASSERT_FALSE(add_backend(s, key("192.0.2.10:80/tcp"), backend("web-2", "198.51.100.2"), limits));
+    ASSERT_FALSE(
+        add_backend(s, key("192.0.2.10:80/tcp"), backend("web-1", "198.51.100.1"), limits));
+    ASSERT_FALSE(
+        add_backend(s, key("192.0.2.10:80/tcp"), backend("web-2", "198.51.100.2"), limits));
   }
   State s;
   TableLimits limits;
@@ -160,7 +162,8 @@ TEST_F(StateTest, AllPortsVipIsAccepted) {
 TEST_F(StateTest, KeptInKeyAndNameOrder) {
   ASSERT_FALSE(add_vip(s, vip("2001:db8::10", 53, "udp"), limits));
   ASSERT_FALSE(add_vip(s, vip("192.0.2.9", 443), limits));
-  ASSERT_FALSE(add_backend(s, key("192.0.2.10:80/tcp"), backend("a-first", "198.51.100.3"), limits));
+  ASSERT_FALSE(
+      add_backend(s, key("192.0.2.10:80/tcp"), backend("a-first", "198.51.100.3"), limits));
   ASSERT_EQ(s.config.vips.size(), 3u);
   EXPECT_EQ(format_vip_key(s.config.vips[0]), "192.0.2.9:443/tcp");
   EXPECT_EQ(format_vip_key(s.config.vips[1]), "192.0.2.10:80/tcp");

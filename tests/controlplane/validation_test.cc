@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "controlplane/controller.h"
+#include "controlplane/request_args.h"
 #include "controlplane/state_file.h"
 #include "tests/controlplane/test_util.h"
 
@@ -62,8 +63,7 @@ class ApiValidation : public ::testing::Test {
     } else {
       EXPECT_EQ(a["error"].value("field", ""), field) << a.dump();
     }
-    EXPECT_NE(a["error"]["message"].get<std::string>().find(needle), std::string::npos)
-        << a.dump();
+    EXPECT_NE(a["error"]["message"].get<std::string>().find(needle), std::string::npos) << a.dump();
     EXPECT_EQ(call(R"({"op": "config.export"})"), export_before_);
     EXPECT_EQ(test::read_all(dir_.file("state.json")), file_before_);
   }
@@ -87,6 +87,13 @@ TEST_F(ApiValidation, MalformedRequests) {
   refused(R"({"op": "vip.del"})", "usage", "vip", "required");
   refused(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1"})", "usage", "",
           "weight");
+}
+
+TEST_F(ApiValidation, DeepNestingIsRefusedBeforeParsing) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  refused(R"({"op": "config.apply", "config": {"vips": )" + deep + "}}", "usage", "",
+          "deeper than 32 levels");
+  EXPECT_EQ(json_nesting_depth(R"({"a": "[[[[{{{{", "b": [{"c": "\"[["}]})"), 3u);
 }
 
 TEST_F(ApiValidation, UnknownFields) {
@@ -156,18 +163,23 @@ TEST_F(ApiValidation, InvalidAddresses) {
   refused(R"({"op": "backend.add", "vip": "[2001:db8::10]:53/udp",
               "backend": {"name": "m", "address": "ff02::1"}})",
           "invalid", "backend.address", "multicast");
+  refused(R"({"op": "backend.add", "vip": "192.0.2.10:80/tcp",
+              "backend": {"name": "self", "address": "192.0.2.10"}})",
+          "invalid", "backend.address", "the VIP's own address");
   refused(R"({"op": "vip.del", "vip": "192.0.2.300:80/tcp"})", "usage", "vip", "192.0.2.300");
   refused(R"({"op": "vip.del", "vip": "2001:db8::10:53/udp"})", "usage", "vip", "bracketed");
 }
 
 TEST_F(ApiValidation, PortZeroIsTheAllPortsVip) {
-  const json a = call(R"({"op": "vip.add", "vip": {"address": "192.0.2.10", "port": 0, "protocol": "tcp"}})");
+  const json a =
+      call(R"({"op": "vip.add", "vip": {"address": "192.0.2.10", "port": 0, "protocol": "tcp"}})");
   ASSERT_EQ(a["ok"], true) << a.dump();
   EXPECT_EQ(a["result"]["vip"]["key"], "192.0.2.10:0/tcp");
   EXPECT_EQ(a["dataplane"], "not attached");
   // A port-80 flow still goes to the exact VIP, any other port to port 0.
   ASSERT_EQ(call(R"({"op": "backend.add", "vip": "192.0.2.10:0/tcp",
-                     "backend": {"name": "any", "address": "198.51.100.50"}})")["ok"], true);
+                     "backend": {"name": "any", "address": "198.51.100.50"}})")["ok"],
+            true);
   json e = call(R"({"op": "flow.explain", "client": "203.0.113.1", "client_port": 1000,
                     "vip": "192.0.2.10", "vip_port": 80, "protocol": "tcp"})");
   EXPECT_EQ(e["result"]["vip"], "192.0.2.10:80/tcp") << e.dump();
@@ -176,8 +188,9 @@ TEST_F(ApiValidation, PortZeroIsTheAllPortsVip) {
   EXPECT_EQ(e["result"]["vip"], "192.0.2.10:0/tcp") << e.dump();
   EXPECT_EQ(e["result"]["backend"]["name"], "any") << e.dump();
   snapshot();
-  refused(R"({"op": "vip.add", "vip": {"address": "192.0.2.11", "port": 65536, "protocol": "tcp"}})",
-          "invalid", "vip.port", "65536 exceeds 65535");
+  refused(
+      R"({"op": "vip.add", "vip": {"address": "192.0.2.11", "port": 65536, "protocol": "tcp"}})",
+      "invalid", "vip.port", "65536 exceeds 65535");
   refused(R"({"op": "vip.add", "vip": {"address": "192.0.2.11", "port": -1, "protocol": "tcp"}})",
           "invalid", "vip.port", "negative");
 }
@@ -214,8 +227,9 @@ TEST_F(ApiValidation, TableSizes) {
 }
 
 TEST_F(ApiValidation, WeightsOutOfRange) {
-  refused(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 1000001})",
-          "invalid", "weight", "1000001 is out of range [0, 1000000]");
+  refused(
+      R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 1000001})",
+      "invalid", "weight", "1000001 is out of range [0, 1000000]");
   refused(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": -1})",
           "invalid", "weight", "negative");
   refused(R"({"op": "backend.add", "vip": "192.0.2.10:80/tcp",
@@ -226,7 +240,8 @@ TEST_F(ApiValidation, WeightsOutOfRange) {
               "weight": 2000000}]}]}})",
           "invalid", "vips[0].backends[0].weight", "2000000");
   EXPECT_EQ(call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1",
-                     "weight": 0})")["ok"], true);
+                     "weight": 0})")["ok"],
+            true);
 }
 
 TEST_F(ApiValidation, MoreBackendsThanTheTableHolds) {
@@ -236,14 +251,20 @@ TEST_F(ApiValidation, MoreBackendsThanTheTableHolds) {
                         {"address", "198.51.100." + std::to_string(i + 1)}});
   }
   const json req = {{"op", "config.apply"},
-                    {"config", {{"vips", {{{"address", "192.0.2.10"}, {"port", 80},
-                                           {"protocol", "tcp"}, {"table_size", 7},
-                                           {"backends", backends}}}}}}};
+                    {"config",
+                     {{"vips",
+                       {{{"address", "192.0.2.10"},
+                         {"port", 80},
+                         {"protocol", "tcp"},
+                         {"table_size", 7},
+                         {"backends", backends}}}}}}};
   refused(req.dump(), "invalid", "vips[0].backends", "8 backends do not fit in table_size 7");
   for (int i = 3; i <= 7; ++i) {
-    const json add = {{"op", "backend.add"}, {"vip", "192.0.2.10:80/tcp"},
-                      {"backend", {{"name", std::string("x") + std::to_string(i)},
-                                   {"address", "198.51.100." + std::to_string(100 + i)}}}};
+    const json add = {{"op", "backend.add"},
+                      {"vip", "192.0.2.10:80/tcp"},
+                      {"backend",
+                       {{"name", std::string("x") + std::to_string(i)},
+                        {"address", "198.51.100." + std::to_string(100 + i)}}}};
     ASSERT_EQ(call(add.dump())["ok"], i <= 7) << i;
   }
   snapshot();
@@ -262,11 +283,15 @@ TEST_F(ApiValidation, BackendNames) {
   refused(R"({"op": "backend.add", "vip": "192.0.2.10:80/tcp",
               "backend": {"name": "w\u00e9b", "address": "198.51.100.9"}})",
           "invalid", "backend.name", "[A-Za-z0-9._:-]");
-  const json long_name = {{"op", "backend.add"}, {"vip", "192.0.2.10:80/tcp"},
-                          {"backend", {{"name", std::string(193, 'a')}, {"address", "198.51.100.9"}}}};
+  const json long_name = {
+      {"op", "backend.add"},
+      {"vip", "192.0.2.10:80/tcp"},
+      {"backend", {{"name", std::string(193, 'a')}, {"address", "198.51.100.9"}}}};
   refused(long_name.dump(), "invalid", "backend.name", "193 bytes");
-  const json max_name = {{"op", "backend.add"}, {"vip", "192.0.2.10:80/tcp"},
-                         {"backend", {{"name", std::string(192, 'a') }, {"address", "198.51.100.9"}}}};
+  const json max_name = {
+      {"op", "backend.add"},
+      {"vip", "192.0.2.10:80/tcp"},
+      {"backend", {{"name", std::string(192, 'a')}, {"address", "198.51.100.9"}}}};
   EXPECT_EQ(call(max_name.dump())["ok"], true);
 }
 
