@@ -19,20 +19,6 @@ constexpr size_t kAlign = 64;
 
 size_t align_up(size_t v) { return (v + kAlign - 1) & ~(kAlign - 1); }
 
-template <typename T>
-Record to_record(const T& msg) {
-  Record r{};
-  std::memcpy(r.data(), &msg, sizeof msg);
-  return r;
-}
-
-template <typename T>
-T from_record(const Record& r) {
-  T msg;
-  std::memcpy(&msg, r.data(), sizeof msg);
-  return msg;
-}
-
 bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -128,6 +129,24 @@ static_assert(sizeof(BackendMsg) <= kRecordSize && sizeof(AckMsg) <= kRecordSize
               sizeof(VipMsg) <= kRecordSize);
 
 using Record = std::array<uint8_t, kRecordSize>;
+
+// Copies a message into a zero-filled record, and back out. memcpy keeps it
+// free of alignment and aliasing assumptions about the ring's bytes.
+template <typename T>
+Record to_record(const T& msg) {
+  static_assert(sizeof(T) <= kRecordSize);
+  Record r{};
+  std::memcpy(r.data(), &msg, sizeof msg);
+  return r;
+}
+
+template <typename T>
+T from_record(const Record& r) {
+  static_assert(sizeof(T) <= kRecordSize);
+  T msg;
+  std::memcpy(&msg, r.data(), sizeof msg);
+  return msg;
+}
 
 // The records of one transaction that installs `config` whole: begin, every
 // VIP followed by its backends, commit. Backend names longer than

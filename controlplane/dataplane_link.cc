@@ -26,13 +26,6 @@ std::string seconds(uint64_t ns) {
   return buf;
 }
 
-template <typename T>
-T from_record(const Record& r) {
-  T msg;
-  std::memcpy(&msg, r.data(), sizeof msg);
-  return msg;
-}
-
 }  // namespace
 
 DataplaneLink::DataplaneLink(std::string instance, LinkTiming timing)

@@ -55,9 +55,7 @@ void ControlChannel::acknowledge(uint64_t txn_id, const ApplyResult& result) {
   ack.apply_ns = result.build_ns;
   ack.error_len = static_cast<uint32_t>(std::min<size_t>(result.error.size(), kMaxErrorLen));
   std::memcpy(ack.error, result.error.data(), ack.error_len);
-  Record r{};
-  std::memcpy(r.data(), &ack, sizeof ack);
-  pending_events_.push_back(r);
+  pending_events_.push_back(to_record(ack));
   flush_events();
 }
 

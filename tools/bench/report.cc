@@ -82,12 +82,12 @@ const char* kTimingHeader = "ns/packet (min-max)    cycles    Mpps x floor";
 void scenario_table(std::ostringstream& out, const Results& r) {
   out << "\nScenarios (64-byte frames: IPv4 60 B + FCS; IPv6 74 B, ICMP errors 70/110 B)\n";
   char line[512];
-  std::snprintf(line, sizeof line, "%-16s %-8s %-6s %6s %8s %s  %s\n", "scenario", "variant",
+  std::snprintf(line, sizeof line, "%-16s %-8s %-6s %8s %8s %s  %s\n", "scenario", "variant",
                 "io", "flows", "in table", kTimingHeader, "verdicts");
   out << line;
   for (const Figure& f : r.figures) {
     if (f.section != "scenarios") continue;
-    std::snprintf(line, sizeof line, "%-16s %-8s %-6s %6s %8s %s  %s\n", f.name.c_str(),
+    std::snprintf(line, sizeof line, "%-16s %-8s %-6s %8s %8s %s  %s\n", f.name.c_str(),
                   f.variant.c_str(), f.io.c_str(), count(f.flows).c_str(),
                   f.flows_in_table ? count(f.flows_in_table).c_str() : "-", timing(f).c_str(),
                   verdict_text(f).c_str());
@@ -132,6 +132,8 @@ std::map<std::string, std::string> describe_machine() {
   m["compiler"] = std::string("g++ ") + __VERSION__;
   m["tsc_hz"] = std::to_string(rte_get_tsc_hz());
   m["transparent_hugepages"] = read_first_line("/sys/kernel/mm/transparent_hugepage/enabled");
+  // Other work on the host shows up here and in the preempted rounds.
+  m["loadavg_at_start"] = read_first_line("/proc/loadavg");
   return m;
 }
 
@@ -145,7 +147,8 @@ std::string text_report(const Results& r) {
   out << "machine: " << get(r.machine, "cpu") << ", " << get(r.machine, "cores") << " cores, "
       << get(r.machine, "kernel") << ", " << get(r.machine, "dpdk") << ", "
       << get(r.machine, "compiler") << ", TSC "
-      << fmt("%.3f", std::stod(get(r.machine, "tsc_hz")) / 1e9) << " GHz\n";
+      << fmt("%.3f", std::stod(get(r.machine, "tsc_hz")) / 1e9) << " GHz; load average at start "
+      << get(r.machine, "loadavg_at_start").substr(0, 14) << "\n";
   out << "run: " << get(r.settings, "reps") << " repetitions x " << get(r.settings, "packets")
       << " packets, burst " << get(r.settings, "burst") << ", window "
       << get(r.settings, "window") << " mbufs" << (get(r.settings, "quick") == "true" ? ", --quick" : "")
@@ -179,7 +182,8 @@ std::string text_report(const Results& r) {
         << " changes: " << fmt("%.0f us", a.wall_us.median) << fmt(" (%.0f-", a.wall_us.min)
         << fmt("%.0f)", a.wall_us.max) << ", of which validation and build "
         << fmt("%.0f us", a.build_us.median)
-        << "\n  The control channel does not exist yet: no ring, no acknowledgement to time.\n";
+        << "\n  In-process only: no control-channel ring or acknowledgement is part of this "
+           "figure.\n";
   }
   if (!r.targets.empty()) {
     out << "\nTargets (reported, never asserted)\n";
