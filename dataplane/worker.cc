@@ -89,11 +89,15 @@ struct BurstRunner {
 
   // Connection table, then Maglev (step 4). Returns the backend id, 0 if the
   // VIP has none for this flow. ICMP errors look up but never insert.
-  uint32_t pick_backend(const PacketMeta& meta, bool may_insert) {
+  uint32_t pick_backend(const PacketMeta& meta, bool may_insert, ConnEntry* hit) {
     const VipEntry& vip = *meta.vip;
     const uint32_t timeout =
         meta.key.protocol == net::kIpProtoTcp ? ctx.tcp_timeout_ticks_ : ctx.udp_timeout_ticks_;
-    ConnEntry* entry = ctx.conn_.lookup(meta.hash.hash, meta.hash.fingerprint, now);
+    // A hit found in the lookup pass is still live and still this flow's
+    // (inserts never overwrite live entries); a miss is looked up again,
+    // since an earlier packet of the burst may have inserted the flow.
+    ConnEntry* entry =
+        hit != nullptr ? hit : ctx.conn_.lookup(meta.hash.hash, meta.hash.fingerprint, now);
     if (entry != nullptr) {
       const BackendEntry& be = t.backends[entry->backend_id];
       if (be.vip_id == vip.id && be.keeps_flows) {
@@ -168,9 +172,9 @@ struct BurstRunner {
     out.dropped[out.n_dropped++] = m;
   }
 
-  void forward(rte_mbuf* m, const PacketMeta& meta, BurstOutput& out) {
+  void forward(rte_mbuf* m, const PacketMeta& meta, BurstOutput& out, ConnEntry* hit) {
     const bool icmp_error = meta.action == Action::kIcmpError;
-    const uint32_t id = pick_backend(meta, !icmp_error);
+    const uint32_t id = pick_backend(meta, !icmp_error, hit);
     if (id == kMaglevNoBackend) {
       drop(m, icmp_error ? Counter::drop_icmp_error_no_flow : Counter::drop_no_backend, out);
       return;
@@ -233,13 +237,29 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
   r.count(Counter::rx_packets, n);
   r.count(Counter::rx_bytes, rx_bytes);
 
+  // Pass 1b: look the flows up (their buckets were prefetched in pass 1) and
+  // prefetch what pass 2 reads next: the backend entry of a hit, the Maglev
+  // slot of a miss. This keeps new flows flat across 10,000 VIPs.
+  ConnEntry* hits[kMaxBurst];
+  for (uint16_t i = 0; i < n; ++i) {
+    hits[i] = nullptr;
+    if (meta[i].action != Action::kForward && meta[i].action != Action::kIcmpError) continue;
+    hits[i] = ctx.conn().lookup(meta[i].hash.hash, meta[i].hash.fingerprint, r.now);
+    if (hits[i] != nullptr) {
+      rte_prefetch0(&t.backends[hits[i]->backend_id]);
+    } else {
+      const VipEntry& v = *meta[i].vip;
+      rte_prefetch0(&v.maglev[reduce(meta[i].hash.hash, v.maglev_size)]);
+    }
+  }
+
   // Pass 2: act.
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     switch (meta[i].action) {
       case Action::kForward:
       case Action::kIcmpError:
-        r.forward(m, meta[i], out);
+        r.forward(m, meta[i], out, hits[i]);
         break;
       case Action::kEchoRequest:
         make_echo_reply(m, meta[i]);
