@@ -1,8 +1,7 @@
 // One-off figures: Maglev table build time (maglev_build, M=65537 with
 // 1,000 backends and M=655373 with 10,000), connection-table memory per
-// entry and per lcore, and the latency of TablePublisher::apply for a
-// 1-VIP/100-backend change ("apply (in-process, no ring yet)": the
-// control-channel ring and its acknowledgement are not part of it).
+// entry and per lcore, and the time from a 1-VIP/100-backend change pushed
+// on a real control segment's command ring to its acknowledgement.
 // Main lcore.
 #pragma once
 

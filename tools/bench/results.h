@@ -68,7 +68,7 @@ struct ApplyFigure {
   uint32_t backends = 0;
   uint32_t table_size = 0;
   uint32_t reps = 0;
-  Summary wall_us;   // around TablePublisher::apply
+  Summary wall_us;   // first record pushed to acknowledgement read
   Summary build_us;  // ApplyResult::build_ns
 };
 
