@@ -50,7 +50,8 @@ std::vector<Record> encode_transaction(const TableConfig& config, uint64_t txn_i
   for (const VipConfig& vip : config.vips) backends += static_cast<uint32_t>(vip.backends.size());
   const auto vips = static_cast<uint32_t>(config.vips.size());
   out.reserve(2 + vips + backends);
-  out.push_back(to_record(TxnBeginMsg{{MsgType::kTxnBegin, 0, txn_id}, vips, backends}));
+  out.push_back(
+      to_record(TxnBeginMsg{{MsgType::kTxnBegin, 0, txn_id}, vips, backends, kAbiVersion}));
   for (const VipConfig& vip : config.vips) {
     VipMsg v{};
     v.h = {MsgType::kVip, 0, txn_id};
@@ -91,8 +92,13 @@ TransactionAssembler::Result TransactionAssembler::feed(const Record& record) {
   if (h.type == MsgType::kTxnBegin) {
     if (open_) ++discarded_;
     const auto b = from_record<TxnBeginMsg>(record);
-    open_ = true;
     txn_id_ = h.txn_id;
+    if (b.abi_version != kAbiVersion) {
+      return fail("the control plane speaks ABI version " + std::to_string(b.abi_version) +
+                  ", this dataplane speaks " + std::to_string(kAbiVersion) +
+                  ": run lb-dataplane and lb-controlplane from one build");
+    }
+    open_ = true;
     expected_vips_ = b.vip_count;
     expected_backends_ = b.backend_count;
     backends_ = 0;

@@ -83,6 +83,10 @@ struct TxnBeginMsg {
   MsgHeader h;
   uint32_t vip_count;
   uint32_t backend_count;
+  // The sender's kAbiVersion: the segment header lets the control plane
+  // refuse a dataplane of another version, this lets the dataplane refuse
+  // a control plane of another version.
+  uint32_t abi_version;
 };
 
 struct VipMsg {

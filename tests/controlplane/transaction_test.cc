@@ -116,6 +116,22 @@ TEST(Transaction, MismatchedCountsAreRefused) {
   }
 }
 
+TEST(Transaction, RefusesAnotherAbiVersion) {
+  auto records = encode_transaction(sample(1, 1), 9);
+  auto begin = from_record<TxnBeginMsg>(records.front());
+  EXPECT_EQ(begin.abi_version, kAbiVersion);
+  begin.abi_version = kAbiVersion + 1;
+  records.front() = to_record(begin);
+  TransactionAssembler a;
+  EXPECT_EQ(a.feed(records[0]), Result::kError);
+  EXPECT_EQ(a.txn_id(), 9u);  // the refusal is acknowledged to that transaction
+  EXPECT_NE(a.error().find("ABI version " + std::to_string(kAbiVersion + 1)), std::string::npos)
+      << a.error();
+  // The rest of it is ignored, never applied.
+  for (size_t i = 1; i < records.size(); ++i) EXPECT_EQ(a.feed(records[i]), Result::kPending);
+  EXPECT_EQ(a.stray_records(), records.size() - 1);
+}
+
 TEST(Transaction, ChannelRefusesNamesThatDoNotFitARecord) {
   TableConfig c = sample(1, 1);
   c.vips[0].backends[0].name.assign(kMaxBackendNameLen, 'a');
