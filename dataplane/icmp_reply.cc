@@ -73,7 +73,7 @@ void make_echo_reply(rte_mbuf* m, const PacketMeta& meta) {
   truncate_to(m, meta.l2_len + meta.l3_len);
 }
 
-bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8_t* port_mac) {
+bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu) {
   const uint32_t l2 = meta.l2_len;
   const bool v4 = meta.family == 4;
   const uint32_t ip_len = v4 ? sizeof(net::Ipv4Header) : sizeof(net::Ipv6Header);
@@ -87,9 +87,10 @@ bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8
   auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(added)));
   if (frame == nullptr) return false;
   std::memmove(frame, frame + added, l2);
-  // Back to the sender's MAC, from ours.
-  std::memcpy(frame, frame + 6, 6);
-  std::memcpy(frame + 6, port_mac, 6);
+  // Back to the sender's MAC, from the MAC it addressed: the port the packet
+  // came in on, which is where the reply leaves (with separate ingress and
+  // egress ports, --egress-port's MAC would be the wrong source).
+  swap_macs(frame);
   const uint8_t* quoted_ip = frame + l2 + added;
   uint8_t* l3 = frame + l2;
   auto* icmp = reinterpret_cast<net::IcmpHeader*>(l3 + ip_len);

@@ -22,8 +22,8 @@ void make_echo_reply(rte_mbuf* m, const PacketMeta& meta);
 
 // Replaces the packet with an ICMP error to its sender that quotes as much
 // of it as RFC 1812 (576 bytes) / RFC 4443 (1280 bytes) allow, reporting
-// `mtu` as the largest datagram that fits. Source is the VIP the client
-// addressed. Returns false if the mbuf lacks headroom.
-bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8_t* port_mac);
+// `mtu` as the largest datagram that fits. Source is the VIP (and the MAC)
+// the client addressed. Returns false if the mbuf lacks headroom.
+bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu);
 
 }  // namespace sluice::dp

@@ -159,7 +159,7 @@ struct BurstRunner {
     }
     uint32_t mtu = ctx.config_.mtu - overhead;
     if (meta.family == 6 && mtu < net::kIpv6MinMtu) mtu = net::kIpv6MinMtu;
-    if (!make_too_big(m, meta, mtu, ctx.config_.port_mac)) {
+    if (!make_too_big(m, meta, mtu)) {
       drop(m, Counter::drop_no_headroom, out);
       return;
     }
