@@ -9,14 +9,18 @@ namespace {
 
 uint16_t be16(uint32_t v) { return __builtin_bswap16(static_cast<uint16_t>(v)); }
 
-void put_be32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
+// a.b.c.d into 4 bytes.
+void v4_address(uint8_t* out, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+  out[0] = static_cast<uint8_t>(a);
+  out[1] = static_cast<uint8_t>(b);
+  out[2] = static_cast<uint8_t>(c);
+  out[3] = static_cast<uint8_t>(d);
 }
 
+void put_be32(uint8_t* p, uint32_t v) { v4_address(p, v >> 24, v >> 16, v >> 8, v); }
+
 // 2001:db8:<group>::<low 32 bits>
+
 void v6_address(uint8_t* out, uint16_t group, uint32_t low) {
   const uint8_t prefix[6] = {0x20, 0x01, 0x0d, 0xb8, static_cast<uint8_t>(group >> 8),
                              static_cast<uint8_t>(group)};
@@ -31,10 +35,7 @@ Endpoint client_endpoint(uint8_t family, uint32_t flow) {
   Endpoint e;
   e.family = family;
   if (family == 4) {
-    e.addr[0] = 203;
-    e.addr[1] = 0;
-    e.addr[2] = 113;
-    e.addr[3] = static_cast<uint8_t>(flow & 0xFF);
+    v4_address(e.addr, 203, 0, 113, flow & 0xFF);
     e.port_be = be16(1024 + (flow >> 8));
   } else {
     v6_address(e.addr, 0xc, flow);
@@ -47,10 +48,7 @@ Endpoint vip_endpoint(uint8_t family, uint32_t index) {
   Endpoint e;
   e.family = family;
   if (family == 4) {
-    e.addr[0] = 192;
-    e.addr[1] = 0;
-    e.addr[2] = 2;
-    e.addr[3] = static_cast<uint8_t>(1 + index % 250);
+    v4_address(e.addr, 192, 0, 2, 1 + index % 250);
     e.port_be = be16(80 + index / 250);
   } else {
     v6_address(e.addr, 0x1, 1 + index % 250);
@@ -63,10 +61,7 @@ Endpoint non_vip_endpoint(uint8_t family) {
   Endpoint e;
   e.family = family;
   if (family == 4) {
-    e.addr[0] = 192;
-    e.addr[1] = 0;
-    e.addr[2] = 2;
-    e.addr[3] = 253;
+    v4_address(e.addr, 192, 0, 2, 253);
   } else {
     v6_address(e.addr, 0x1, 0xfffd);
   }
@@ -82,10 +77,7 @@ IpAddress backend_address(uint8_t family, uint32_t index) {
       throw std::invalid_argument("IPv4 documentation space holds 250 backends per VIP, not " +
                                   std::to_string(index + 1));
     }
-    a.bytes[0] = 198;
-    a.bytes[1] = 51;
-    a.bytes[2] = 100;
-    a.bytes[3] = static_cast<uint8_t>(1 + index);
+    v4_address(a.bytes, 198, 51, 100, static_cast<uint8_t>(1 + index));
   } else {
     v6_address(a.bytes, 0xb, 1 + index);
   }
@@ -96,10 +88,7 @@ IpAddress outer_source(uint8_t family) {
   IpAddress a;
   a.family = family;
   if (family == 4) {
-    a.bytes[0] = 192;
-    a.bytes[1] = 0;
-    a.bytes[2] = 2;
-    a.bytes[3] = 254;
+    v4_address(a.bytes, 192, 0, 2, 254);
   } else {
     v6_address(a.bytes, 0, 1);
   }
@@ -110,10 +99,7 @@ Endpoint router_endpoint(uint8_t family) {
   Endpoint e;
   e.family = family;
   if (family == 4) {
-    e.addr[0] = 198;
-    e.addr[1] = 51;
-    e.addr[2] = 100;
-    e.addr[3] = 254;
+    v4_address(e.addr, 198, 51, 100, 254);
   } else {
     v6_address(e.addr, 0xfe, 1);
   }
