@@ -17,8 +17,9 @@ bool is_mutation(const std::string& op) {
 }
 
 bool is_query(const std::string& op) {
-  return op == "status" || op == "vip.list" || op == "vip.show" || op == "backend.list" ||
-         op == "config.check" || op == "config.export" || op == "flow.explain";
+  return op == "status" || op == "stats" || op == "vip.list" || op == "vip.show" ||
+         op == "backend.list" || op == "config.check" || op == "config.export" ||
+         op == "flow.explain";
 }
 
 constexpr uint64_t kPushPollNs = 100'000;  // while a push waits for its ack

@@ -91,6 +91,7 @@ class Controller {
   std::optional<ApiError> build_change(const std::string& op, const json& request, Change& out);
 
   json status();
+  json stats();
   json vip_show(const json& request);
   json flow_explain(const json& request);
 

@@ -66,6 +66,10 @@ json Controller::run_query(const std::string& op, const json& request) {
     if (auto e = args.only({})) return error_answer(*e);
     return ok_answer(status());
   }
+  if (op == "stats") {
+    if (auto e = args.only({})) return error_answer(*e);
+    return ok_answer(stats());
+  }
   if (op == "vip.list") {
     if (auto e = args.only({})) return error_answer(*e);
     json vips = json::array();
@@ -126,6 +130,24 @@ json Controller::status() {
              {"in_sync", in_sync(now_ns)}};
   if (!sync_error_.empty()) cp["sync_error"] = sync_error_;
   return json{{"dataplane", std::move(dp)}, {"controlplane", std::move(cp)}};
+}
+
+// Every counter of the one list (common/counters.h), summed over the worker
+// lcores; names come from kCounterInfo and nowhere else.
+json Controller::stats() {
+  const uint64_t now_ns = monotonic_ns();
+  link_.refresh(now_ns);
+  if (!link_.alive(now_ns)) return json{{"attached", false}};
+  ControlSegment& seg = *link_.segment();
+  const uint32_t lcores = seg.header().worker_lcores;
+  uint64_t sum[kCounterCount] = {};
+  for (uint32_t lcore = 0; lcore < lcores; ++lcore) {
+    const LcoreCounters& c = *seg.lcore_counters(lcore);
+    for (size_t i = 0; i < kCounterCount; ++i) sum[i] += load(c.value[i]);
+  }
+  json counters = json::object();
+  for (size_t i = 0; i < kCounterCount; ++i) counters[kCounterInfo[i].name] = sum[i];
+  return json{{"attached", true}, {"lcores", lcores}, {"counters", std::move(counters)}};
 }
 
 json Controller::vip_show(const json& request) {

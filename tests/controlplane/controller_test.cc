@@ -315,6 +315,37 @@ TEST_F(Pipeline, LimitsAndSeedComeFromTheDataplane) {
   EXPECT_NE(a["error"]["message"].get<std::string>().find("limit of 64"), std::string::npos);
 }
 
+TEST_F(Pipeline, StatsAnswersEveryCounterOfTheListSummedOverLcores) {
+  const json none = call(R"({"op": "stats"})");
+  ASSERT_EQ(none["ok"], true) << none.dump();
+  EXPECT_EQ(none["result"], (json{{"attached", false}})) << "no counters without a dataplane";
+
+  SegmentParams p = FakeDataplane::small_params();
+  p.worker_lcores = 3;
+  FakeDataplane dp(instance_, p);
+  // A value per counter and lcore that tells every counter apart.
+  for (uint32_t lcore = 0; lcore < 3; ++lcore) {
+    for (size_t i = 0; i < kCounterCount; ++i) {
+      dp.segment().lcore_counters(lcore)->value[i] = (i + 1) * 1000 + lcore;
+    }
+  }
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  const json a = call(R"({"op": "stats"})");
+  ASSERT_EQ(a["ok"], true) << a.dump();
+  const json& r = a["result"];
+  EXPECT_EQ(r["attached"], true);
+  EXPECT_EQ(r["lcores"], 3);
+  const json& counters = r["counters"];
+  ASSERT_TRUE(counters.is_object());
+  EXPECT_EQ(counters.size(), kCounterCount) << "the list's counters and nothing else";
+  for (size_t i = 0; i < kCounterCount; ++i) {
+    const char* name = kCounterInfo[i].name;
+    ASSERT_TRUE(counters.contains(name)) << name;
+    EXPECT_EQ(counters[name], (i + 1) * 3000 + 0 + 1 + 2) << name;
+  }
+  EXPECT_EQ(call(R"({"op": "stats", "all": true})")["error"]["code"], "usage");
+}
+
 TEST_F(Pipeline, SegmentOfAnotherAbiIsRefusedAndExplained) {
   std::string error;
   auto seg = ControlSegment::create(instance_, FakeDataplane::small_params(), error);

@@ -4,9 +4,11 @@
 // "key: value" and JSON output formats.
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "common/counters.h"
 #include "tools/lbctl/api_client.h"
 #include "tools/lbctl/cli.h"
 #include "tools/lbctl/exit_codes.h"
@@ -234,6 +236,10 @@ TEST(CommandLine, HelpAtEveryLevel) {
 }
 
 TEST(CommandLine, EveryCommandHasHelpAndExamples) {
+  const std::string global = global_help();
+  for (size_t start = 0, nl; (nl = global.find('\n', start)) != std::string::npos; start = nl + 1) {
+    EXPECT_LE(nl - start, 79u) << global.substr(start, nl - start);
+  }
   for (const CommandSpec& c : command_table()) {
     const std::string help = command_help(c);
     EXPECT_EQ(help.rfind("Usage: " + usage_line(c) + "\n", 0), 0u) << command_name(c);
@@ -379,6 +385,29 @@ TEST(Output, Status) {
             "  backends:     0\n"
             "  in sync:      no\n"
             "  audit log:    a.log\n");
+}
+
+TEST(Output, StatsFollowTheCounterList) {
+  // The answer's object comes sorted by name; the table follows the list,
+  // and counters lbctl does not know (a newer daemon) come after, sorted.
+  nlohmann::json counters = {{"zz_newer", 7}, {"aa_newer", 8}};
+  std::string rows;
+  for (size_t i = 0; i < kCounterCount; ++i) {
+    counters[kCounterInfo[i].name] = i * 10;
+    rows += std::string(kCounterInfo[i].name) + " " + std::to_string(i * 10) + "\n";
+  }
+  const std::string table =
+      render_stats({{"attached", true}, {"lcores", 2}, {"counters", counters}});
+  // Padding aside, the rows are exactly the list, then the others.
+  std::istringstream lines(table);
+  std::string squeezed, line, name, value;
+  while (std::getline(lines, line)) {
+    std::istringstream(line) >> name >> value;
+    squeezed += name + " " + value + "\n";
+  }
+  EXPECT_EQ(squeezed, "COUNTER VALUE\n" + rows + "aa_newer 8\nzz_newer 7\n") << table;
+  EXPECT_EQ(render_stats({{"attached", false}}),
+            "no dataplane attached: no counters to show (run 'lbctl status' to see why)\n");
 }
 
 TEST(Output, FlowExplain) {

@@ -149,6 +149,16 @@ const std::vector<CommandSpec>& command_table() {
        {},
        {"lbctl status", "lbctl status -o json"},
        cmd_status},
+      {"stats", "", "Show the dataplane's counters (summed over its lcores)",
+       "Shows every dataplane counter (packets received and forwarded, drops by\n"
+       "reason, connection table activity) summed over the worker lcores, in the\n"
+       "order of the dataplane's counter list, zeros included. Counters only go\n"
+       "up; they start at 0 when lb-dataplane starts. Without a dataplane it says\n"
+       "so and exits 0 (-o json: {\"attached\": false}).",
+       {},
+       {},
+       {"lbctl stats", "lbctl stats -o json"},
+       cmd_stats},
       {"flow", "explain", "Show which backend a new flow would go to",
        "Computes where a new flow goes, exactly as a worker picks a backend:\n"
        "the flow hash (with the dataplane's seed; 0 without a dataplane), the\n"
@@ -335,7 +345,7 @@ std::string global_help() {
       "\n"
       "lbctl is the operator's command line for Sluice. It talks to lb-controlplane\n"
       "over its Unix socket: VIPs and their backends, the declarative configuration,\n"
-      "status, and which backend a flow goes to.\n"
+      "status, the dataplane's counters, and which backend a flow goes to.\n"
       "\nCommands:\n";
   Rows rows;
   for (const CommandSpec& c : command_table()) {

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <set>
 
+#include "common/counters.h"
+
 namespace sluice::lbctl {
 
 namespace {
@@ -245,6 +247,24 @@ std::string render_status(const json& result) {
   kv.add("in sync", yes_no(field(cp, "in_sync")), 1);
   add_unknown(kv, cp, {"uptime_s", "state_file", "vips", "backends", "in_sync"}, 1);
   return kv.render();
+}
+
+std::string render_stats(const json& result) {
+  const json& attached = field(result, "attached");
+  if (attached.is_boolean() && !attached.get<bool>()) {
+    return "no dataplane attached: no counters to show (run 'lbctl status' to see why)\n";
+  }
+  const json& counters = field(result, "counters");
+  Table t({{"counter"}, {"value", Table::Align::kRight}});
+  std::set<std::string> rest;
+  if (counters.is_object()) {
+    for (const auto& item : counters.items()) rest.insert(item.key());
+  }
+  for (const CounterInfo& info : kCounterInfo) {
+    if (rest.erase(info.name) != 0) t.add_row({info.name, cell(counters, info.name)});
+  }
+  for (const std::string& name : rest) t.add_row({name, cell(counters, name.c_str())});
+  return t.render();
 }
 
 std::string render_flow_explain(const json& result, const std::string& flow) {

@@ -67,6 +67,10 @@ std::string render_vip_list(const json& result);
 std::string render_vip_show(const json& result);
 std::string render_backend_list(const json& result);
 std::string render_status(const json& result);
+// COUNTER VALUE in the order of the counter list (common/counters.h);
+// counters lbctl does not know follow alphabetically. One line when no
+// dataplane is attached.
+std::string render_stats(const json& result);
 // `flow` describes the flow asked about: "tcp 203.0.113.7:40000 -> 192.0.2.10:80".
 std::string render_flow_explain(const json& result, const std::string& flow);
 
