@@ -51,7 +51,7 @@ std::vector<Record> encode_transaction(const TableConfig& config, uint64_t txn_i
   const auto vips = static_cast<uint32_t>(config.vips.size());
   out.reserve(2 + vips + backends);
   out.push_back(
-      to_record(TxnBeginMsg{{MsgType::kTxnBegin, 0, txn_id}, vips, backends, kAbiVersion}));
+      to_record(TxnBeginMsg{{MsgType::kTxnBegin, 0, txn_id}, vips, backends, kAbiVersion, 0}));
   for (const VipConfig& vip : config.vips) {
     VipMsg v{};
     v.h = {MsgType::kVip, 0, txn_id};

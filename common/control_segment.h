@@ -87,6 +87,7 @@ struct TxnBeginMsg {
   // refuse a dataplane of another version, this lets the dataplane refuse
   // a control plane of another version.
   uint32_t abi_version;
+  uint32_t reserved;  // 0; makes the record's bytes fully defined
 };
 
 struct VipMsg {

@@ -12,6 +12,17 @@ namespace {
 
 using nlohmann::json;
 
+// An IPv4 address lives in the first 4 of 16 bytes; anything in the rest
+// would make it print as one address and match as none.
+bool well_formed(const IpAddress& a) {
+  if (a.family == 6) return true;
+  if (a.family != 4) return false;
+  for (int i = 4; i < 16; ++i) {
+    if (a.bytes[i] != 0) return false;
+  }
+  return true;
+}
+
 std::string vip_label(const VipConfig& vip) {
   return "vip " + format_ip_address(vip.address) + ":" + std::to_string(vip.port) + "/" +
          protocol_name(vip.protocol);
@@ -24,7 +35,7 @@ std::string validate_backend(const VipConfig& vip, const BackendConfig& be,
     return where + "id " + std::to_string(be.id) + " is out of range [1, " +
            std::to_string(limits.max_backend_id) + "]";
   }
-  if (be.address.family != 4 && be.address.family != 6) return where + "address is not set";
+  if (!well_formed(be.address)) return where + "address is not set or malformed";
   if (!encap_supports(vip.encap, vip.address.family, be.address.family)) {
     return where + "address " + format_ip_address(be.address) + " is IPv" +
            std::to_string(be.address.family) + " but encap " + encap_name(vip.encap) +
@@ -89,7 +100,7 @@ std::string validate_table_config(const TableConfig& config, const TableLimits& 
   std::set<uint32_t> backend_ids, vip_ids;
   for (const VipConfig& vip : config.vips) {
     const std::string where = vip_label(vip) + ": ";
-    if (vip.address.family != 4 && vip.address.family != 6) return "vip: address is not set";
+    if (!well_formed(vip.address)) return "vip: address is not set or malformed";
     if (vip.id == 0 || vip.id > limits.max_vips) {
       return where + "id " + std::to_string(vip.id) + " is out of range [1, " +
              std::to_string(limits.max_vips) + "]";

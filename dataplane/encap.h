@@ -16,6 +16,7 @@
 
 #include "common/net_headers.h"
 #include "common/table_config.h"
+#include "dataplane/mbuf_chain.h"
 #include "dataplane/packet_parse.h"
 #include "dataplane/tables.h"
 
@@ -116,18 +117,16 @@ inline bool encapsulate(rte_mbuf* m, const PacketMeta& meta, const BackendEntry&
       // IPv6 requires a UDP checksum (RFC 8200 section 8.1). Sum the inner
       // packet (received bytes, untouched) and add the pseudo-header and UDP
       // header from the values, for the same reason as the IPv4 header.
-      if (m->nb_segs == 1) {
-        uint32_t sum = __rte_raw_cksum(l3 + kOuterIp + sizeof(rte_udp_hdr), meta.l3_len, 0);
-        sum = __rte_raw_cksum(p.outer_src, 16, sum);
-        sum = __rte_raw_cksum(backend.address, 16, sum);
-        sum += udp_len + rte_cpu_to_be_16(net::kIpProtoUdp);  // pseudo-header length, next header
-        sum += src_port + p.gue_port_be + udp_len;            // the UDP header, checksum 0
-        const uint16_t cksum = static_cast<uint16_t>(~__rte_raw_cksum_reduce(sum));
-        udp->dgram_cksum = cksum == 0 ? 0xFFFF : cksum;
-      } else {
-        udp->dgram_cksum = rte_ipv6_udptcp_cksum_mbuf(
-            m, reinterpret_cast<const rte_ipv6_hdr*>(l3), static_cast<uint16_t>(l2 + kOuterIp));
-      }
+      const uint32_t inner_off = l2 + kOuterIp + sizeof(rte_udp_hdr);
+      uint32_t sum = m->nb_segs == 1
+                         ? __rte_raw_cksum(l3 + kOuterIp + sizeof(rte_udp_hdr), meta.l3_len, 0)
+                         : mbuf_raw_cksum(m, inner_off, meta.l3_len);
+      sum = __rte_raw_cksum(p.outer_src, 16, sum);
+      sum = __rte_raw_cksum(backend.address, 16, sum);
+      sum += udp_len + rte_cpu_to_be_16(net::kIpProtoUdp);  // pseudo-header length, next header
+      sum += src_port + p.gue_port_be + udp_len;            // the UDP header, checksum 0
+      const uint16_t cksum = static_cast<uint16_t>(~__rte_raw_cksum_reduce(sum));
+      udp->dgram_cksum = cksum == 0 ? 0xFFFF : cksum;
     }
     // Over IPv4 a zero UDP checksum means "none" (RFC 768), which is what
     // tunnels use: the inner packet carries its own.

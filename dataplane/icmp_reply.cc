@@ -5,6 +5,7 @@
 #include <rte_ip.h>
 
 #include "common/net_headers.h"
+#include "dataplane/mbuf_chain.h"
 
 namespace sluice::dp {
 
@@ -18,7 +19,11 @@ uint16_t checksum_replace(uint16_t checksum, uint16_t old_word, uint16_t new_wor
   sum += new_word;
   sum = (sum & 0xFFFF) + (sum >> 16);
   sum = (sum & 0xFFFF) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
+  // Eqn. 3 yields 0x0000 where the data sums to +0 (an all-zero echo), and
+  // only 0xFFFF verifies there; 0xFFFF is also right wherever 0x0000 is
+  // (the data then sums to -0), so never answer 0x0000.
+  const auto result = static_cast<uint16_t>(~sum);
+  return result == 0 ? 0xFFFF : result;
 }
 
 void swap_macs(uint8_t* frame) {
@@ -26,17 +31,6 @@ void swap_macs(uint8_t* frame) {
   std::memcpy(tmp, frame, 6);
   std::memcpy(frame, frame + 6, 6);
   std::memcpy(frame + 6, tmp, 6);
-}
-
-// Cuts the packet to `len` bytes, freeing any segments past the first.
-void truncate_to(rte_mbuf* m, uint32_t len) {
-  if (m->next != nullptr) {
-    rte_pktmbuf_free(m->next);
-    m->next = nullptr;
-    m->nb_segs = 1;
-  }
-  if (m->data_len > len) m->data_len = static_cast<uint16_t>(len);
-  m->pkt_len = m->data_len;
 }
 
 }  // namespace
@@ -70,7 +64,7 @@ void make_echo_reply(rte_mbuf* m, const PacketMeta& meta) {
     ip->hop_limits = kReplyTtl;
   }
   // Drop Ethernet padding so the reply is exactly the datagram.
-  truncate_to(m, meta.l2_len + meta.l3_len);
+  mbuf_truncate(m, meta.l2_len + meta.l3_len);
 }
 
 bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu) {
@@ -81,8 +75,9 @@ bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu) {
   const uint32_t max_total = v4 ? net::kIcmpv4ErrorMaxIpBytes : net::kIpv6MinMtu;
   uint32_t quoted = meta.l3_len;
   if (quoted > max_total - added) quoted = max_total - added;
+  // The quote is read from the first segment: keep it within it.
   if (quoted > rte_pktmbuf_data_len(m) - l2) quoted = rte_pktmbuf_data_len(m) - l2;
-  truncate_to(m, l2 + quoted);
+  mbuf_truncate(m, l2 + quoted);
 
   auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(added)));
   if (frame == nullptr) return false;

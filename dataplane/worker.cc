@@ -4,6 +4,7 @@
 
 #include "dataplane/encap.h"
 #include "dataplane/icmp_reply.h"
+#include "dataplane/mbuf_chain.h"
 #include "dataplane/packet_parse.h"
 
 namespace sluice::dp {
@@ -186,8 +187,7 @@ struct BurstRunner {
       return;
     }
     // Ethernet padding must not end up inside the tunnel.
-    const uint32_t frame_len = meta.l2_len + meta.l3_len;
-    if (rte_pktmbuf_pkt_len(m) > frame_len) rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - frame_len);
+    mbuf_truncate(m, meta.l2_len + meta.l3_len);
     if (!encapsulate_to(m, meta, be)) {
       drop(m, Counter::drop_no_headroom, out);
       return;

@@ -175,6 +175,13 @@ TEST(TableConfigValidate, RefusesWithTheFieldNamed) {
   expect_error(c, "has an empty name");
   c.vips[0].backends[4].name = "b5";
 
+  c.vips[0].backends[4].address.bytes[9] = 1;  // IPv4 with bytes past the fourth
+  expect_error(c, "backend 'b5': address is not set or malformed");
+  c.vips[0].backends[4].address.bytes[9] = 0;
+  c.vips[0].address.bytes[15] = 7;
+  expect_error(c, "vip: address is not set or malformed");
+  c.vips[0].address.bytes[15] = 0;
+
   c.vips[0].protocol = 1;
   expect_error(c, "protocol 1 is not tcp (6) or udp (17)");
   c.vips[0].protocol = 6;
