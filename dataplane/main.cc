@@ -24,6 +24,7 @@
 #include "common/control_segment.h"
 #include "dataplane/control_channel.h"
 #include "dataplane/options.h"
+#include "dataplane/program_start.h"
 #include "dataplane/ports.h"
 #include "dataplane/stats_report.h"
 #include "dataplane/table_publisher.h"
@@ -45,13 +46,6 @@ void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
   std::exit(1);
 }
 
-bool wants_help(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) return true;
-  }
-  return false;
-}
-
 std::string read_file(const std::string& path, std::string& error) {
   std::ifstream in(path);
   if (!in) {
@@ -67,20 +61,13 @@ std::string read_file(const std::string& path, std::string& error) {
 
 int main(int argc, char** argv) {
   // --help works without starting DPDK (no hugepages or ports needed).
-  if (wants_help(argc, argv)) {
+  if (argv_has(argc, argv, {"--help", "-h"})) {
     std::cout << options_help();
     return 0;
   }
-  const int eal_args = rte_eal_init(argc, argv);
-  if (eal_args < 0) {
-    std::fprintf(stderr,
-                 "lb-dataplane: EAL initialisation failed: %s (without hugepages use --no-huge "
-                 "-m 512; see lb-dataplane --help)\n",
-                 rte_strerror(rte_errno));
-    return 1;
-  }
+  const int eal_args = start_eal("lb-dataplane", argc, argv, "--no-huge -m 512 --no-shconf");
+  if (eal_args < 0) return 1;
   int exit_code = 0;
-  // rte_eal_init leaves the program name in argv[eal_args], before ours.
   auto parsed = parse_options(argc - eal_args, argv + eal_args, exit_code);
   if (!parsed) {
     rte_eal_cleanup();

@@ -1,5 +1,7 @@
 #include "dataplane/options.h"
 
+#include "dataplane/program_start.h"
+
 #include <boost/program_options.hpp>
 
 #include <iostream>
@@ -108,11 +110,7 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   RawOptions raw;
   const auto desc = describe(o, raw);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "lb-dataplane: " << e.what() << " (see lb-dataplane --help)\n";
+  if (!read_command_line("lb-dataplane", desc, argc, argv, vm)) {
     exit_code = 2;
     return std::nullopt;
   }

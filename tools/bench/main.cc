@@ -11,10 +11,10 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <memory>
 
+#include "dataplane/program_start.h"
 #include "tools/bench/engine.h"
 #include "tools/bench/micro.h"
 #include "tools/bench/options.h"
@@ -28,20 +28,7 @@
 namespace {
 
 using namespace sluice::bench;
-
-bool wants_help(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) return true;
-  }
-  return false;
-}
-
-bool wants_list(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--list") == 0) return true;
-  }
-  return false;
-}
+namespace dp = sluice::dp;
 
 [[noreturn]] void fatal(const std::string& msg) {
   std::fprintf(stderr, "lb-bench: %s\n", msg.c_str());
@@ -66,25 +53,19 @@ std::map<std::string, std::string> settings_of(const BenchOptions& o) {
 
 int main(int argc, char** argv) {
   // --help and --list work without starting DPDK.
-  if (wants_help(argc, argv)) {
+  if (dp::argv_has(argc, argv, {"--help", "-h"})) {
     std::cout << options_help();
     return 0;
   }
-  if (wants_list(argc, argv)) {
+  if (dp::argv_has(argc, argv, {"--list"})) {
     for (const std::string& n : scenario_names()) std::cout << n << "\n";
     return 0;
   }
   const auto start = std::chrono::steady_clock::now();
-  const int eal_args = rte_eal_init(argc, argv);
-  if (eal_args < 0) {
-    std::fprintf(stderr,
-                 "lb-bench: EAL initialisation failed: %s (without hugepages: --no-huge -m 2048 "
-                 "--no-pci --no-shconf -l 0; see lb-bench --help)\n",
-                 rte_strerror(rte_errno));
-    return 1;
-  }
+  const int eal_args =
+      dp::start_eal("lb-bench", argc, argv, "--no-huge -m 2048 --no-pci --no-shconf -l 0");
+  if (eal_args < 0) return 1;
   int exit_code = 0;
-  // rte_eal_init leaves the program name in argv[eal_args], before ours.
   auto parsed = parse_options(argc - eal_args, argv + eal_args, exit_code);
   if (!parsed) {
     rte_eal_cleanup();

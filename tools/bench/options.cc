@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "dataplane/program_start.h"
 #include "dataplane/worker.h"
 
 namespace sluice::bench {
@@ -96,11 +97,7 @@ std::optional<BenchOptions> parse_options(int argc, char** argv, int& exit_code)
   RawOptions raw;
   const auto desc = describe(o, raw);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "lb-bench: " << e.what() << " (see lb-bench --help)\n";
+  if (!dp::read_command_line("lb-bench", desc, argc, argv, vm)) {
     exit_code = 2;
     return std::nullopt;
   }
