@@ -10,15 +10,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "controlplane/views.h"
+
 namespace sluice::cp {
 
 namespace {
-
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 std::string seconds(uint64_t ns) {
   char buf[32];

@@ -12,12 +12,6 @@ namespace sluice::cp {
 
 namespace {
 
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 double seconds(uint64_t ns) { return static_cast<double>(ns / 1000000) / 1000.0; }
 
 uint64_t unix_ns() {

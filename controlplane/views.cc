@@ -1,5 +1,7 @@
 #include "controlplane/views.h"
 
+#include <cstdio>
+
 #include "controlplane/vip_key.h"
 
 namespace sluice::cp {
@@ -39,6 +41,12 @@ json error_answer(const ApiError& error) {
 
 std::string answer_line(const json& answer) {
   return answer.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
 }
 
 }  // namespace sluice::cp

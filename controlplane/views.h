@@ -26,4 +26,7 @@ json error_answer(const ApiError& error);
 // (never from a parsed request, but cheap to guard) are replaced, not thrown.
 std::string answer_line(const json& answer);
 
+// 16 lower-case hex digits: how boot ids and flow hashes are shown.
+std::string hex64(uint64_t v);
+
 }  // namespace sluice::cp

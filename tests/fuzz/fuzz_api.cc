@@ -209,13 +209,7 @@ void collect(json& j, std::vector<json*>& out) {
 
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
                                           unsigned seed) {
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  auto rnd = [&x](size_t n) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return n == 0 ? 0 : static_cast<size_t>(x % n);
-  };
+  sluice::fuzz::MutationRandom rnd(seed);
   if (size == 0 || rnd(4) == 0) return LLVMFuzzerMutate(data, size, max_size);
 
   std::vector<std::string> lines;

@@ -4,6 +4,8 @@
 // a release build must still check.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -17,6 +19,22 @@ namespace sluice::fuzz {
   std::fflush(stderr);
   std::abort();
 }
+
+// The custom mutators' random numbers: xorshift64 from libFuzzer's seed, so a
+// mutation is reproducible from the seed alone. rnd(n) is in [0, n); 0 for 0.
+class MutationRandom {
+ public:
+  explicit MutationRandom(unsigned seed) : x_(seed * 0x9e3779b97f4a7c15ull + 1) {}
+  size_t operator()(size_t n) {
+    x_ ^= x_ << 13;
+    x_ ^= x_ >> 7;
+    x_ ^= x_ << 17;
+    return n == 0 ? 0 : static_cast<size_t>(x_ % n);
+  }
+
+ private:
+  uint64_t x_;
+};
 
 }  // namespace sluice::fuzz
 

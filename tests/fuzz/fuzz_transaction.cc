@@ -183,13 +183,7 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
     std::memcpy(rs[i].data(), data + i * kRecordSize,
                 std::min<size_t>(kRecordSize, size - i * kRecordSize));
   }
-  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-  auto rnd = [&x](size_t n) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return n == 0 ? 0 : static_cast<size_t>(x % n);
-  };
+  sluice::fuzz::MutationRandom rnd(seed);
   const size_t pick = rnd(rs.size());
   switch (rnd(8)) {
     case 0:  // bytes of one record (mostly its header and fixed fields)

@@ -14,13 +14,14 @@
 
 namespace sluice::bench {
 
-namespace {
-
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
+
+
+namespace {
 
 std::string read_first_line(const std::string& path) {
   std::ifstream in(path);

@@ -13,6 +13,9 @@ namespace sluice::bench {
 // CPU model, cores, kernel, DPDK version, compiler, TSC rate.
 std::map<std::string, std::string> describe_machine();
 
+// A printf-style format of one number, for tables.
+std::string fmt(const char* f, double v);
+
 std::string text_report(const Results& r);
 std::string json_report(const Results& r);
 

@@ -4,15 +4,11 @@
 #include <cstdio>
 #include <set>
 
+#include "tools/bench/report.h"
+
 namespace sluice::bench {
 
 namespace {
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 void ns_target(Results& r, const std::string& scenario, double limit) {
   for (const Figure& f : r.figures) {
