@@ -23,10 +23,8 @@ bool ControlChannel::poll(uint32_t max_records) {
         const TableConfig config = assembler_.take();
         ApplyResult r = tables_.apply(config);
         if (r.ok) {
-          ++applied_;
           segment_.header().applied_generation.store(r.generation, std::memory_order_release);
         } else {
-          ++refused_;
           std::fprintf(stderr, "lb-dataplane: refused transaction %lu: %s\n",
                        static_cast<unsigned long>(assembler_.txn_id()), r.error.c_str());
         }
@@ -34,7 +32,6 @@ bool ControlChannel::poll(uint32_t max_records) {
         break;
       }
       case TransactionAssembler::Result::kError: {
-        ++refused_;
         ApplyResult r;
         r.generation = tables_.generation();
         r.error = "malformed transaction: " + assembler_.error();

@@ -21,9 +21,6 @@ class ControlChannel {
   // Returns true if it did any work (the caller sleeps when it did none).
   bool poll(uint32_t max_records = 4096);
 
-  uint64_t commits_applied() const { return applied_; }
-  uint64_t commits_refused() const { return refused_; }
-
  private:
   void acknowledge(uint64_t txn_id, const ApplyResult& result);
   bool flush_events();
@@ -33,8 +30,6 @@ class ControlChannel {
   TransactionAssembler assembler_;
   // Acks the event ring had no room for yet: they wait here, never dropped.
   std::deque<Record> pending_events_;
-  uint64_t applied_ = 0;
-  uint64_t refused_ = 0;
 };
 
 }  // namespace sluice::dp
