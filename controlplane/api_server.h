@@ -1,5 +1,5 @@
 // The control API's transport (docs/control-api.md): a Unix stream socket,
-// newline-delimited requests of at most 1 MiB, one answer line per request,
+// newline-delimited requests of at most 64 MiB, one answer line per request,
 // several clients at once, in a single-threaded poll() loop.
 //
 // A connection's requests are handled in order: while one waits for its
@@ -21,7 +21,8 @@
 
 namespace sluice::cp {
 
-inline constexpr size_t kMaxRequestBytes = 1u << 20;
+// 64 MiB: a config.apply of 4,096 VIPs with 10 backends each is about 5 MiB.
+inline constexpr size_t kMaxRequestBytes = 64u << 20;
 
 using ConnId = uint64_t;
 

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
       [] {
         return answer_line(
             error_answer(usage_error("", "the request exceeds " + std::to_string(kMaxRequestBytes) +
-                                             " bytes (1 MiB); closing the connection")));
+                                             " bytes (64 MiB); closing the connection")));
       });
   server_ptr = &server;
 
