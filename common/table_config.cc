@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_strict.h"
+
 #include <map>
 #include <set>
 #include <tuple>
@@ -282,8 +284,8 @@ struct Reader {
 }  // namespace
 
 std::string parse_table_config_json(const std::string& text, TableConfig& out, bool with_ids) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return "config: not valid JSON";
+  json doc;
+  if (JsonStrictError e; !parse_json_strict(text, doc, e, "config")) return e.message;
   Reader r;
   r.with_ids = with_ids;
   TableConfig config;

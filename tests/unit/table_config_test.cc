@@ -69,6 +69,10 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, TableConfigJsonRefuses,
     ::testing::Values(
         BadJson{"{", "not valid JSON"},
+        BadJson{R"({"vips": [], "vips": []})", "config.vips: duplicate key 'vips'"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "port": 81,
+                  "protocol": "tcp"}]})",
+                "config.vips[0].port: duplicate key 'port'"},
         BadJson{"[]", "config: must be an object"},
         BadJson{R"({"vips": {}})", "config.vips: must be an array"},
         BadJson{R"({"vipz": []})", "config.vipz: unknown field"},
