@@ -21,6 +21,8 @@ namespace sluice {
   X(icmp_echo_replies, "Echo requests to a VIP answered")                                 \
   X(icmp_too_big_sent, "ICMP fragmentation-needed / packet-too-big sent to clients")      \
   X(not_for_us, "Packets not addressed to a VIP (left to the kernel, not an error)")      \
+  X(not_our_mac, "Frames to another host's unicast MAC (a promiscuous port sees them)")   \
+  X(not_our_mac_group, "Frames to a broadcast or multicast MAC: never forwarded or answered") \
   X(drop_truncated, "Dropped: a header is cut short by the end of the packet")            \
   X(drop_bad_l3_header, "Dropped: IP version, IHL or length fields inconsistent")         \
   X(drop_ipv4_options, "Dropped: IPv4 header carries options")                            \
@@ -32,6 +34,10 @@ namespace sluice {
   X(drop_no_backend, "Dropped: the VIP has no backend that takes the flow")               \
   X(drop_icmp_unsupported, "Dropped: ICMP type to a VIP that Sluice does not handle")     \
   X(drop_icmp_error_no_flow, "Dropped: ICMP error quoting a packet that is no VIP flow")   \
+  X(drop_icmp_bad_checksum, "Dropped: echo request whose ICMP / ICMPv6 checksum is wrong")  \
+  X(drop_icmp_bad_code, "Dropped: echo request with a code other than 0")                 \
+  X(drop_icmp_bad_source, "Dropped: no ICMP reply to a source that is no single host "     \
+    "(multicast, broadcast, unspecified, loopback address or a group source MAC)")        \
   X(drop_too_big, "Dropped: encapsulated packet would exceed the egress MTU")             \
   X(drop_too_big_may_fragment, "Dropped: too big, DF clear (outer fragmentation unsupported)") \
   X(drop_icmp_rate_limited, "Dropped: ICMP reply suppressed by the rate limit")            \

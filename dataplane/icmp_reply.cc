@@ -26,18 +26,32 @@ uint16_t checksum_replace(uint16_t checksum, uint16_t old_word, uint16_t new_wor
   return result == 0 ? 0xFFFF : result;
 }
 
-void swap_macs(uint8_t* frame) {
-  uint8_t tmp[6];
-  std::memcpy(tmp, frame, 6);
-  std::memcpy(frame, frame + 6, 6);
-  std::memcpy(frame + 6, tmp, 6);
+// Back to the sender's MAC, from ours: never a MAC copied from the frame
+// (it may be an --accept-mac one, or anything a sender chose).
+void address_reply(uint8_t* frame, const uint8_t* port_mac) {
+  std::memmove(frame, frame + 6, 6);
+  std::memcpy(frame + 6, port_mac, 6);
 }
 
 }  // namespace
 
-void make_echo_reply(rte_mbuf* m, const PacketMeta& meta) {
+bool may_answer(const rte_mbuf* m, const PacketMeta& meta) {
+  const auto* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+  if ((frame[6] & 0x01) != 0) return false;  // group source MAC
+  const uint8_t* src = meta.key.src;
+  if (meta.family == 4) {
+    // 0/8 "this network", 127/8 loopback, 224/4 multicast, 240/4 reserved.
+    return src[0] != 0 && src[0] != 127 && src[0] < 224;
+  }
+  if (src[0] == 0xFF) return false;  // multicast
+  static constexpr uint8_t kZero[15] = {};
+  // :: and ::1
+  return !(std::memcmp(src, kZero, 15) == 0 && (src[15] == 0 || src[15] == 1));
+}
+
+void make_echo_reply(rte_mbuf* m, const PacketMeta& meta, const uint8_t* port_mac) {
   auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
-  swap_macs(frame);
+  address_reply(frame, port_mac);
   auto* icmp = reinterpret_cast<net::IcmpHeader*>(frame + meta.l4_offset);
   uint16_t old_word;
   std::memcpy(&old_word, icmp, 2);
@@ -67,7 +81,7 @@ void make_echo_reply(rte_mbuf* m, const PacketMeta& meta) {
   mbuf_truncate(m, meta.l2_len + meta.l3_len);
 }
 
-bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu) {
+bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8_t* port_mac) {
   const uint32_t l2 = meta.l2_len;
   const bool v4 = meta.family == 4;
   const uint32_t ip_len = v4 ? sizeof(net::Ipv4Header) : sizeof(net::Ipv6Header);
@@ -82,10 +96,7 @@ bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu) {
   auto* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, static_cast<uint16_t>(added)));
   if (frame == nullptr) return false;
   std::memmove(frame, frame + added, l2);
-  // Back to the sender's MAC, from the MAC it addressed: the port the packet
-  // came in on, which is where the reply leaves (with separate ingress and
-  // egress ports, --egress-port's MAC would be the wrong source).
-  swap_macs(frame);
+  address_reply(frame, port_mac);
   const uint8_t* quoted_ip = frame + l2 + added;
   uint8_t* l3 = frame + l2;
   auto* icmp = reinterpret_cast<net::IcmpHeader*>(l3 + ip_len);

@@ -15,6 +15,7 @@ namespace {
 
 struct RawOptions {
   std::string outer_src_v4, outer_src_v6, next_hop_mac;
+  std::vector<std::string> accept_macs;
   int egress_port = -1;
   uint64_t flows_per_lcore = 0;
   uint32_t tcp_timeout = 0, udp_timeout = 0, mtu = 0, gue_port = 0, icmp_rate = 0,
@@ -48,7 +49,12 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "packet-too-big back to the client.")
       ("next-hop-mac", po::value(&raw.next_hop_mac),
        "Ethernet address encapsulated packets are sent to (the router or the backends' L2 "
-       "neighbour). Required.");
+       "neighbour). Required.")
+      ("accept-mac", po::value(&raw.accept_macs)->composing(),
+       "A further unicast MAC whose frames are ours, besides the port's own (repeatable, at "
+       "most 16), e.g. a VRRP virtual MAC. Frames to any other MAC are dropped and counted "
+       "(not_our_mac; broadcast and multicast: not_our_mac_group). Replies still leave from "
+       "the port's MAC.");
   po::options_description encap("Encapsulation");
   encap.add_options()
       ("outer-src-v4", po::value(&raw.outer_src_v4),
@@ -171,6 +177,24 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   if (!vm.count("next-hop-mac")) return fail("--next-hop-mac is required");
   if (!parse_mac_address(raw.next_hop_mac, f.next_hop_mac)) {
     return fail("--next-hop-mac '" + raw.next_hop_mac + "' is not a MAC address like 02:00:00:00:00:01");
+  }
+  if (raw.accept_macs.size() > kMaxAcceptMacs) {
+    return fail("--accept-mac is given " + std::to_string(raw.accept_macs.size()) +
+                " times; at most " + std::to_string(kMaxAcceptMacs));
+  }
+  for (const std::string& text : raw.accept_macs) {
+    uint8_t* mac = f.accept_macs[f.n_accept_macs];
+    if (!parse_mac_address(text, mac)) {
+      return fail("--accept-mac '" + text + "' is not a MAC address like 02:00:00:00:00:01");
+    }
+    if ((mac[0] & 0x01) != 0) {
+      return fail("--accept-mac " + text +
+                  " is a broadcast or multicast address: group-addressed frames are never ours");
+    }
+    if ((mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0) {
+      return fail("--accept-mac " + text + " is the all-zero address, which no station has");
+    }
+    ++f.n_accept_macs;
   }
   if (!raw.outer_src_v4.empty()) {
     auto a = parse_ip_address(raw.outer_src_v4);

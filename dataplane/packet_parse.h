@@ -2,11 +2,19 @@
 // steps 2 and 3). Inline, allocation-free, bounds-checked against the first
 // segment: any header that does not fit ends in a drop reason, never a read
 // past the data. Worker lcores only (it reads the worker's table snapshot).
+//
+// Link-layer admission comes first: a frame is ours only if its destination
+// MAC is the port's or one of --accept-mac's (all unicast), so group-addressed
+// frames (broadcast, multicast) never reach a backend and are never answered
+// (RFC 1122 3.2.2, RFC 4443 2.4 e.2). Echo requests are classified as such
+// only when well formed: code 0, checksum right over the whole message (the
+// ICMPv6 pseudo-header included); fragments never get this far.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "common/counters.h"
@@ -37,6 +45,29 @@ struct PacketMeta {
   uint16_t l4_offset;         // from the start of the frame
 };
 
+// Destination MACs besides the port's own that a worker accepts (--accept-mac).
+inline constexpr uint32_t kMaxAcceptMacs = 16;
+
+// The MACs a frame may be addressed to, each split into its first four and
+// last two bytes as loaded from the frame (memory order), so that the check
+// of the common case is two loads and two compares (CONVENTIONS.md item 5).
+struct MacAdmission {
+  struct Mac {
+    uint32_t head;
+    uint16_t tail;
+  };
+  Mac port;
+  uint32_t n_extra = 0;
+  Mac extra[kMaxAcceptMacs];
+
+  static Mac split(const uint8_t* mac) {
+    Mac m;
+    std::memcpy(&m.head, mac, 4);
+    std::memcpy(&m.tail, mac + 4, 2);
+    return m;
+  }
+};
+
 namespace parse_detail {
 
 inline bool drop(PacketMeta& m, Counter reason) {
@@ -46,6 +77,23 @@ inline bool drop(PacketMeta& m, Counter reason) {
 }
 
 inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+
+// Is the frame (at least 14 bytes) addressed to us? The port's MAC first,
+// then the group bit (I/G, the first byte's lowest bit), then the extra MACs.
+inline bool admit(const MacAdmission& a, PacketMeta& m, const uint8_t* frame) {
+  uint32_t head;
+  uint16_t tail;
+  std::memcpy(&head, frame, 4);
+  std::memcpy(&tail, frame + 4, 2);
+  if (((head ^ a.port.head) | static_cast<uint32_t>(tail ^ a.port.tail)) == 0) [[likely]] {
+    return true;
+  }
+  if ((frame[0] & 0x01) != 0) return drop(m, Counter::not_our_mac_group);
+  for (uint32_t i = 0; i < a.n_extra; ++i) {
+    if (head == a.extra[i].head && tail == a.extra[i].tail) return true;
+  }
+  return drop(m, Counter::not_our_mac);
+}
 
 // The key is written in whole 8-byte words, the units flow_hash and the VIP
 // probe load: a wide load that spans several narrower stores still in the
@@ -148,7 +196,8 @@ inline bool classify_l4(const TableSnapshot& t, PacketMeta& m, const uint8_t* fr
   if (!t.is_vip_address(m.family, m.key.dst)) return drop(m, Counter::not_for_us);
   const uint8_t type = l4[0];
   if (m.family == 4 ? type == net::kIcmpEchoRequest : type == net::kIcmpv6EchoRequest) {
-    m.action = Action::kEchoRequest;
+    if (l4[1] != 0) return drop(m, Counter::drop_icmp_bad_code);
+    m.action = Action::kEchoRequest;  // once its checksum verifies (parse_packet)
     return true;
   }
   const bool error = m.family == 4
@@ -228,18 +277,9 @@ inline bool parse_ipv6(const TableSnapshot& t, PacketMeta& m, const uint8_t* fra
   return classify_l4(t, m, frame, data_len, next, ip->hop_limit);
 }
 
-}  // namespace parse_detail
-
-// Classifies `mbuf` against snapshot `t`, filling `m`. Returns false when
-// the packet is to be dropped (m.drop_reason says why).
-inline bool parse_packet(const TableSnapshot& t, const rte_mbuf* mbuf, PacketMeta& m) {
-  using namespace parse_detail;
-  std::memset(&m.key, 0, sizeof m.key);
-  m.vip = nullptr;
-  const auto* frame = rte_pktmbuf_mtod(mbuf, const uint8_t*);
-  const uint32_t data_len = rte_pktmbuf_data_len(mbuf);
-  const uint32_t pkt_len = rte_pktmbuf_pkt_len(mbuf);
-  if (data_len < sizeof(net::EthernetHeader)) return drop(m, Counter::drop_truncated);
+// Ethernet (one VLAN tag at most), then IPv4 or IPv6 and what they carry.
+inline bool parse_l2_l3(const TableSnapshot& t, PacketMeta& m, const uint8_t* frame,
+                        uint32_t data_len, uint32_t pkt_len) {
   uint16_t type = load_be16(frame + 12);
   m.l2_len = sizeof(net::EthernetHeader);
   if (type == net::kEtherTypeVlan || type == 0x88A8) {
@@ -256,6 +296,74 @@ inline bool parse_packet(const TableSnapshot& t, const rte_mbuf* mbuf, PacketMet
   if (type == net::kEtherTypeIpv4) return parse_ipv4(t, m, frame, data_len, pkt_len);
   if (type == net::kEtherTypeIpv6) return parse_ipv6(t, m, frame, data_len, pkt_len);
   return drop(m, Counter::not_for_us);
+}
+
+// One's-complement sum (folded, raw memory-order words) of `len` bytes from
+// `off` across the chain; false if the chain is shorter. A segment that
+// starts at an odd offset of the range sums byte-swapped, which swapping
+// its folded sum undoes (RFC 1071 2(B)). Not rte_raw_cksum_mbuf: DPDK
+// 22.11's truncates a segment's unfolded sum to 16 bits before that swap.
+inline bool raw_sum_chain(const rte_mbuf* seg, uint32_t off, uint32_t len, uint32_t& out) {
+  while (seg != nullptr && off >= seg->data_len) {
+    off -= seg->data_len;
+    seg = seg->next;
+  }
+  uint32_t sum = 0, done = 0;
+  for (; seg != nullptr && done < len; seg = seg->next, off = 0) {
+    const uint32_t avail = seg->data_len - off;
+    const uint32_t n = avail < len - done ? avail : len - done;
+    uint32_t part = rte_raw_cksum(rte_pktmbuf_mtod_offset(seg, const uint8_t*, off), n);
+    if ((done & 1) != 0) part = rte_bswap16(static_cast<uint16_t>(part));
+    sum += part;
+    done += n;
+  }
+  out = sum;
+  return done == len;
+}
+
+// Does the ICMP / ICMPv6 message (from m.l4_offset to the end of the
+// datagram, possibly across segments) carry a correct checksum? Off the
+// common path: echo requests only.
+inline bool icmp_checksum_ok(const rte_mbuf* mbuf, const PacketMeta& m) {
+  const uint32_t len = m.l2_len + m.l3_len - m.l4_offset;
+  uint32_t sum = 0;
+  if (m.l2_len + m.l3_len <= rte_pktmbuf_data_len(mbuf)) {
+    sum = rte_raw_cksum(rte_pktmbuf_mtod_offset(mbuf, const uint8_t*, m.l4_offset), len);
+  } else if (!raw_sum_chain(mbuf, m.l4_offset, len, sum)) {
+    return false;
+  }
+  if (m.family == 6) {
+    // RFC 8200 section 8.1: source, destination, upper-layer length, next
+    // header; all as raw (memory-order) words, like the message's sum.
+    const auto* ip = rte_pktmbuf_mtod_offset(mbuf, const uint8_t*, m.l2_len);
+    sum += rte_raw_cksum(ip + offsetof(net::Ipv6Header, src), 32);
+    sum += rte_cpu_to_be_16(static_cast<uint16_t>(len));
+    sum += rte_cpu_to_be_16(net::kIpProtoIcmpv6);
+  }
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  sum = (sum & 0xFFFF) + (sum >> 16);
+  return sum == 0xFFFF;
+}
+
+}  // namespace parse_detail
+
+// Classifies `mbuf` against snapshot `t`, filling `m`. Returns false when
+// the packet is to be dropped (m.drop_reason says why).
+inline bool parse_packet(const TableSnapshot& t, const MacAdmission& macs, const rte_mbuf* mbuf,
+                         PacketMeta& m) {
+  using namespace parse_detail;
+  std::memset(&m.key, 0, sizeof m.key);
+  m.vip = nullptr;
+  const auto* frame = rte_pktmbuf_mtod(mbuf, const uint8_t*);
+  const uint32_t data_len = rte_pktmbuf_data_len(mbuf);
+  const uint32_t pkt_len = rte_pktmbuf_pkt_len(mbuf);
+  if (data_len < sizeof(net::EthernetHeader)) return drop(m, Counter::drop_truncated);
+  if (!admit(macs, m, frame)) return false;
+  const bool ok = parse_l2_l3(t, m, frame, data_len, pkt_len);
+  if (ok && m.action == Action::kEchoRequest && !icmp_checksum_ok(mbuf, m)) {
+    return drop(m, Counter::drop_icmp_bad_checksum);
+  }
+  return ok;
 }
 
 }  // namespace sluice::dp

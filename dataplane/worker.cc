@@ -19,6 +19,14 @@ uint32_t tick_shift_for(uint64_t tsc_hz) {
   return shift;
 }
 
+MacAdmission admission_for(const ForwardingConfig& c) {
+  MacAdmission a;
+  a.port = MacAdmission::split(c.port_mac);
+  a.n_extra = c.n_accept_macs < kMaxAcceptMacs ? c.n_accept_macs : kMaxAcceptMacs;
+  for (uint32_t i = 0; i < a.n_extra; ++i) a.extra[i] = MacAdmission::split(c.accept_macs[i]);
+  return a;
+}
+
 uint32_t seconds_to_ticks(uint64_t seconds, uint64_t tsc_hz, uint32_t shift) {
   const uint64_t ticks = seconds * (tsc_hz >> shift);
   return ticks > UINT32_MAX / 4 ? UINT32_MAX / 4 : static_cast<uint32_t>(ticks);
@@ -37,6 +45,7 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
     : config_(config),
       tables_(tables),
       reader_id_(reader_id),
+      admission_(admission_for(config)),
       tick_shift_(tick_shift_for(config.tsc_hz)),
       tcp_timeout_ticks_(seconds_to_ticks(config.tcp_idle_timeout_s, config.tsc_hz, tick_shift_)),
       udp_timeout_ticks_(seconds_to_ticks(config.udp_idle_timeout_s, config.tsc_hz, tick_shift_)),
@@ -154,17 +163,31 @@ struct BurstRunner {
       drop(m, Counter::drop_too_big_may_fragment, out);
       return;
     }
+    if (!may_answer(m, meta)) {
+      drop(m, Counter::drop_icmp_bad_source, out);
+      return;
+    }
     if (!icmp_token()) {
       drop(m, Counter::drop_icmp_rate_limited, out);
       return;
     }
     uint32_t mtu = ctx.config_.mtu - overhead;
     if (meta.family == 6 && mtu < net::kIpv6MinMtu) mtu = net::kIpv6MinMtu;
-    if (!make_too_big(m, meta, mtu)) {
+    if (!make_too_big(m, meta, mtu, ctx.config_.port_mac)) {
       drop(m, Counter::drop_no_headroom, out);
       return;
     }
     count(Counter::icmp_too_big_sent);
+    out.to_client[out.n_to_client++] = m;
+  }
+
+  void echo_reply(rte_mbuf* m, const PacketMeta& meta, BurstOutput& out) {
+    if (!may_answer(m, meta)) {
+      drop(m, Counter::drop_icmp_bad_source, out);
+      return;
+    }
+    make_echo_reply(m, meta, ctx.config_.port_mac);
+    count(Counter::icmp_echo_replies);
     out.to_client[out.n_to_client++] = m;
   }
 
@@ -229,7 +252,8 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
   for (uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
     rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-    if (parse_packet(t, pkts[i], meta[i]) && meta[i].action != Action::kEchoRequest) {
+    if (parse_packet(t, ctx.admission(), pkts[i], meta[i]) &&
+        meta[i].action != Action::kEchoRequest) {
       meta[i].hash = flow_hash(meta[i].key, cfg.hash_seed);
       ctx.conn().prefetch(meta[i].hash.hash);
     }
@@ -262,9 +286,7 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
         r.forward(m, meta[i], out, hits[i]);
         break;
       case Action::kEchoRequest:
-        make_echo_reply(m, meta[i]);
-        r.count(Counter::icmp_echo_replies);
-        out.to_client[out.n_to_client++] = m;
+        r.echo_reply(m, meta[i], out);
         break;
       case Action::kDrop:
         r.drop(m, meta[i].drop_reason, out);

@@ -16,6 +16,7 @@
 #include "common/counters.h"
 #include "common/ip_address.h"
 #include "dataplane/conn_table.h"
+#include "dataplane/packet_parse.h"
 #include "dataplane/table_publisher.h"
 
 namespace sluice::dp {
@@ -25,6 +26,11 @@ inline constexpr uint16_t kMaxBurst = 64;
 // Settings shared by every worker; fixed at start.
 struct ForwardingConfig {
   uint8_t port_mac[6] = {};        // our MAC: source of everything we send
+  // Further unicast destination MACs whose frames are ours (--accept-mac,
+  // for VRRP-style virtual MACs); every other frame is dropped and counted
+  // (not_our_mac, not_our_mac_group). Group addresses are refused at start.
+  uint8_t accept_macs[kMaxAcceptMacs][6] = {};
+  uint32_t n_accept_macs = 0;
   uint8_t next_hop_mac[6] = {};    // where encapsulated packets go
   IpAddress outer_src_v4;          // outer source for IPv4 backends
   IpAddress outer_src_v6;          // outer source for IPv6 backends
@@ -68,6 +74,7 @@ class alignas(64) WorkerContext {
   const ForwardingConfig& config() const { return config_; }
   const TablePublisher& tables() const { return tables_; }
   uint32_t reader_id() const { return reader_id_; }
+  const MacAdmission& admission() const { return admission_; }
   ConnTable& conn() { return conn_; }
   const LcoreCounters& counters() const { return *counters_; }
   // For the worker loop's own outcomes (TX queue full).
@@ -83,6 +90,7 @@ class alignas(64) WorkerContext {
   ForwardingConfig config_;
   const TablePublisher& tables_;
   uint32_t reader_id_;
+  MacAdmission admission_;  // port_mac and accept_macs, split for the per-frame check
   uint32_t tick_shift_;
   uint32_t tcp_timeout_ticks_;
   uint32_t udp_timeout_ticks_;

@@ -5,8 +5,9 @@ network namespaces, and the answers go straight back to the client (DSR).
 Covers: HTTP over an IPIP VIP (hundreds of short connections, a few long
 ones, weighted shares within 20%), DSR proven by zero server-to-client
 packets on the Sluice host, a GUE VIP, an IPv6 VIP with IPv6 backends, a UDP
-VIP, draining, removing a backend, PMTU discovery through an ICMP
-fragmentation-needed from the dataplane, and a dataplane restart.
+VIP, echo requests to the VIPs, draining, removing a backend, PMTU discovery
+through an ICMP fragmentation-needed from the dataplane, and a dataplane
+restart.
 
 Usage: dsr_e2e_test.py BUILD_DIR
 Needs root, network namespaces, veth, bridges and XDP. With CI=true a missing
@@ -133,6 +134,14 @@ def run(lab):
     udp = lab.client("udp-many", VIP4_UDP, 5353, 60)
     check(udp["failures"] == 0 and len(udp["per_backend"]) == 3,
           f"UDP VIP: 60 datagrams answered from the VIP {udp['per_backend']}")
+
+    # Echo requests to the VIPs are answered by the dataplane: the replies
+    # leave from the Sluice host's own MAC, the one the router resolved.
+    for vip, family in ((VIP4_HTTP, "-4"), (VIP6_HTTP, "-6")):
+        out = lab.ns_run(lab.env["NS_CLIENT"],
+                         ["ping", family, "-c", "3", "-i", "0.2", "-W", "2", vip])
+        check(" 3 received" in out,
+              f"ping {vip} answered 3 times: {' '.join(out.strip().splitlines()[-2:])}")
 
     # Drain the backend that holds the most long-lived connections.
     long_state = read_long(long_out)

@@ -3,6 +3,11 @@
 pcap file, encapsulated packets out to a pcap file, checked packet by packet,
 and the exit report's counters checked against what was sent.
 
+net_pcap makes up its port's MAC, so the client frames go to LB_MAC, given
+to lb-dataplane with --accept-mac (as a VRRP virtual MAC would be); frames
+to other MACs, broadcast included, are dropped and counted; what the
+dataplane sends carries the port's own MAC, never LB_MAC.
+
 Usage: pcap_forwarding_test.py PATH/TO/lb-dataplane
 Needs scapy from Debian's python3-scapy (hence /usr/bin/python3).
 """
@@ -14,11 +19,13 @@ import sys
 import tempfile
 import time
 
-from scapy.all import (IP, TCP, UDP, Ether, ICMP, IPv6, ICMPv6EchoRequest, Raw,
-                       rdpcap, wrpcap)
+from scapy.all import (IP, TCP, UDP, Ether, ICMP, IPv6, ICMPv6EchoReply, ICMPv6EchoRequest,
+                       Raw, rdpcap, wrpcap)
 
 CLIENT_MAC = "02:00:00:00:00:aa"
 ROUTER_MAC = "02:00:00:00:00:fe"
+LB_MAC = "00:00:5e:00:01:0a"
+OTHER_HOST_MAC = "02:00:00:00:00:bb"
 VIP4, VIP6 = "192.0.2.10", "2001:db8::10"
 OUTER4, OUTER6 = "192.0.2.1", "2001:db8::1"
 BACKENDS4 = {"198.51.100.1": 1, "198.51.100.2": 1, "198.51.100.3": 2}
@@ -54,29 +61,40 @@ def build_input():
         client = f"203.0.113.{i % 200 + 1}"
         sport = 20000 + i
         for flags, payload in (("S", b""), ("A", b"hello"), ("PA", b"world!")):
-            pkts.append(Ether(src=CLIENT_MAC, dst=ROUTER_MAC) /
+            pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) /
                         IP(src=client, dst=VIP4, flags="DF") /
                         TCP(sport=sport, dport=80, flags=flags) / Raw(payload))
     # 50 UDP flows to the all-ports IPv6 VIP, two datagrams each.
     for i in range(50):
         for n in range(2):
-            pkts.append(Ether(src=CLIENT_MAC, dst=ROUTER_MAC) /
+            pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) /
                         IPv6(src=f"2001:db8:1::{i + 1:x}", dst=VIP6) /
                         UDP(sport=40000 + i, dport=5300 + i) / Raw(b"q%d" % n))
     # Not for us: another address, another port, ARP-less junk.
-    pkts.append(Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / IP(src="203.0.113.1", dst="192.0.2.99") /
+    pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) / IP(src="203.0.113.1", dst="192.0.2.99") /
                 TCP(sport=1, dport=80))
-    pkts.append(Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / IP(src="203.0.113.1", dst=VIP4) /
+    pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) / IP(src="203.0.113.1", dst=VIP4) /
                 TCP(sport=1, dport=443))
     # Echo requests to each VIP are answered.
-    pkts.append(Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / IP(src="203.0.113.7", dst=VIP4) /
+    pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) / IP(src="203.0.113.7", dst=VIP4) /
                 ICMP(id=7, seq=1) / Raw(b"ping"))
-    pkts.append(Ether(src=CLIENT_MAC, dst=ROUTER_MAC) / IPv6(src="2001:db8:1::7", dst=VIP6) /
+    pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) / IPv6(src="2001:db8:1::7", dst=VIP6) /
                 ICMPv6EchoRequest(id=7, seq=1))
+    # Not answered: an echo request with a wrong checksum, one from a
+    # broadcast source; not ours: a SYN in a broadcast frame and one to
+    # another host's MAC.
+    pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) / IP(src="203.0.113.7", dst=VIP4) /
+                ICMP(id=7, seq=2, chksum=0x1234) / Raw(b"ping"))
+    pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) / IP(src="255.255.255.255", dst=VIP4) /
+                ICMP(id=7, seq=3) / Raw(b"ping"))
+    pkts.append(Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff") /
+                IP(src="203.0.113.9", dst=VIP4, flags="DF") / TCP(sport=4, dport=80, flags="S"))
+    pkts.append(Ether(src=CLIENT_MAC, dst=OTHER_HOST_MAC) /
+                IP(src="203.0.113.9", dst=VIP4, flags="DF") / TCP(sport=5, dport=80, flags="S"))
     # A fragment and a TTL-1 packet to the VIP are dropped.
-    pkts.append(Ether(src=CLIENT_MAC, dst=ROUTER_MAC) /
+    pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) /
                 IP(src="203.0.113.8", dst=VIP4, flags="MF") / TCP(sport=2, dport=80))
-    pkts.append(Ether(src=CLIENT_MAC, dst=ROUTER_MAC) /
+    pkts.append(Ether(src=CLIENT_MAC, dst=LB_MAC) /
                 IP(src="203.0.113.8", dst=VIP4, ttl=1) / TCP(sport=3, dport=80))
     return pkts
 
@@ -86,6 +104,7 @@ def run_dataplane(binary, workdir, in_pcap, out_pcap, tables_path):
            "--log-level", "lib.eal:error",
            f"--vdev=net_pcap0,rx_pcap={in_pcap},tx_pcap={out_pcap}",
            "--", "--static-config", tables_path, "--next-hop-mac", ROUTER_MAC,
+           "--accept-mac", LB_MAC,
            "--outer-src-v4", OUTER4, "--outer-src-v6", OUTER6, "--gue-port", str(GUE_PORT),
            "--flows-per-lcore", "65536", "--idle-backoff-us", "200"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir)
@@ -129,6 +148,11 @@ def main():
     check(c["not_for_us"] == 2, f"not_for_us {c['not_for_us']}")
     check(c["drop_ipv4_fragment"] == 1, f"drop_ipv4_fragment {c['drop_ipv4_fragment']}")
     check(c["drop_ttl_expired"] == 1, f"drop_ttl_expired {c['drop_ttl_expired']}")
+    check(c["drop_icmp_bad_checksum"] == 1,
+          f"drop_icmp_bad_checksum {c['drop_icmp_bad_checksum']}")
+    check(c["drop_icmp_bad_source"] == 1, f"drop_icmp_bad_source {c['drop_icmp_bad_source']}")
+    check(c["not_our_mac_group"] == 1, f"not_our_mac_group {c['not_our_mac_group']}")
+    check(c["not_our_mac"] == 1, f"not_our_mac {c['not_our_mac']}")
     check(len(out) == 1902, f"{len(out)} packets in the output pcap, expected 1902")
 
     sent_inner = {}
@@ -138,11 +162,24 @@ def main():
     flow_backend = {}
     per_backend = {}
     echo_replies = 0
+    # Everything leaves from the port's own MAC: one source MAC in all, never
+    # the client's nor the --accept-mac one the client addressed.
+    port_macs = {p[Ether].src for p in out}
+    check(len(port_macs) == 1 and not port_macs & {CLIENT_MAC, LB_MAC},
+          f"output frames come from {sorted(port_macs)}, not from one port MAC")
     for p in out:
-        check(p[Ether].src != CLIENT_MAC, "output frame carries the client's MAC as source")
         if ICMP in p and p[ICMP].type == 0 or (IPv6 in p and p[IPv6].nh == 58):
             echo_replies += 1
             check(p[Ether].dst == CLIENT_MAC, "echo reply not sent back to the client MAC")
+            reply = p[IP] if IP in p else p[IPv6]
+            fresh = reply.__class__(bytes(reply))
+            if IP in p:
+                del fresh[ICMP].chksum
+                check(IP(bytes(fresh))[ICMP].chksum == p[ICMP].chksum, "echo reply checksum")
+            else:
+                del fresh[ICMPv6EchoReply].cksum
+                check(IPv6(bytes(fresh))[ICMPv6EchoReply].cksum == p[ICMPv6EchoReply].cksum,
+                      "ICMPv6 echo reply checksum")
             continue
         check(p[Ether].dst == ROUTER_MAC, "encapsulated frame not sent to the next hop")
         if IP in p and p[IP].proto == 4:

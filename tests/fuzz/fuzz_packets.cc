@@ -26,8 +26,9 @@
 // counter per sent packet); a packet to a backend carries our MACs, outer
 // source, an installed backend as outer destination, exact outer lengths,
 // valid outer checksums and the received datagram unchanged; a reply to a
-// client has exact lengths and valid checksums (for an echo reply: when
-// the request's were).
+// client has exact lengths and valid checksums, goes back to the sender's
+// MAC from the port's, never to a group MAC, and answers only a frame that
+// was addressed to the port's MAC (no --accept-mac here) from a unicast MAC.
 #include <rte_mbuf.h>
 
 #include <algorithm>
@@ -286,15 +287,27 @@ void check_to_backend(const World& w, const Bytes& in, const Bytes& out) {
   FUZZ_CHECK(bad.empty(), "outer checksum: " + bad + describe(in, out));
 }
 
-void check_to_client(const Bytes& in, const Bytes& out) {
+void check_to_client(const World& w, const Bytes& in, const Bytes& out) {
   const Received r = look_at(in);
   FUZZ_CHECK(r.l3_len != 0,
              "replied to a frame that holds no whole IP datagram" + describe(in, out));
   const bool v4 = r.type == 0x0800;
-  const size_t icmp_at = r.l2 + (v4 ? 20 : 40);
+  // Where the reply's ICMP header is: an echo reply keeps the request's
+  // IPv6 hop-by-hop and destination options headers.
+  size_t icmp_at = r.l2 + (v4 ? 20 : 40);
+  if (!v4 && out.size() >= icmp_at) {
+    uint8_t next = out[r.l2 + 6];
+    while ((next == 0 || next == 60) && out.size() >= icmp_at + 8) {
+      next = out[icmp_at];
+      icmp_at += (out[icmp_at + 1] + 1u) * 8u;
+    }
+  }
   FUZZ_CHECK(out.size() >= icmp_at + 8, "reply shorter than its ICMP header" + describe(in, out));
-  FUZZ_CHECK(same_bytes(out, 0, in.data() + 6, 6) && same_bytes(out, 6, in.data(), 6),
+  FUZZ_CHECK(same_bytes(in, 0, w.config.port_mac, 6),
+             "replied to a frame not addressed to the port's MAC" + describe(in, out));
+  FUZZ_CHECK(same_bytes(out, 0, in.data() + 6, 6) && same_bytes(out, 6, w.config.port_mac, 6),
              "reply MACs" + describe(in, out));
+  FUZZ_CHECK((out[0] & 0x01) == 0, "reply to a group MAC" + describe(in, out));
   const uint8_t icmp_type = out[icmp_at];
   const bool echo = icmp_type == (v4 ? 0 : 129);
   const Received o = look_at(out);
@@ -303,10 +316,10 @@ void check_to_client(const Bytes& in, const Bytes& out) {
   FUZZ_CHECK(o.l2 + o.l3_len == out.size(), "reply length" + describe(in, out));
   if (echo) {
     FUZZ_CHECK(o.l3_len == r.l3_len, "echo reply length" + describe(in, out));
-    if (st::verify_checksums(in).empty()) {
-      const std::string bad = st::verify_checksums(out);
-      FUZZ_CHECK(bad.empty(), "echo reply checksum: " + bad + describe(in, out));
-    }
+    FUZZ_CHECK(in[icmp_at + 1] == 0, "echo reply to a request with code != 0" + describe(in, out));
+    // Only requests whose checksum verifies are answered, so every reply's does.
+    const std::string bad = st::verify_checksums(out);
+    FUZZ_CHECK(bad.empty(), "echo reply checksum: " + bad + describe(in, out));
   } else {
     FUZZ_CHECK(icmp_type == (v4 ? 3 : 2), "reply ICMP type" + describe(in, out));
     FUZZ_CHECK(o.l3_len <= (v4 ? 576u : 1280u), "too-big reply size" + describe(in, out));
@@ -354,7 +367,7 @@ void run_burst(World& w, dp::WorkerContext& ctx, const std::vector<Bytes>& frame
     const uint16_t i = index_of(out.to_client[k]);
     ++seen[i];
     check_chain(in[i]);
-    check_to_client(frames[i], st::from_mbuf(in[i]));
+    check_to_client(w, frames[i], st::from_mbuf(in[i]));
   }
   for (uint16_t k = 0; k < out.n_dropped; ++k) {
     const uint16_t i = index_of(out.dropped[k]);
@@ -373,7 +386,8 @@ void run_burst(World& w, dp::WorkerContext& ctx, const std::vector<Bytes>& frame
   FUZZ_CHECK(delta(Counter::fwd_packets) + delta(Counter::fwd_icmp_errors) == out.n_to_backend);
   FUZZ_CHECK(delta(Counter::icmp_echo_replies) + delta(Counter::icmp_too_big_sent) ==
              out.n_to_client);
-  uint64_t drops = delta(Counter::not_for_us);
+  uint64_t drops = delta(Counter::not_for_us) + delta(Counter::not_our_mac) +
+                   delta(Counter::not_our_mac_group);
   for (size_t c = static_cast<size_t>(Counter::drop_truncated);
        c <= static_cast<size_t>(Counter::drop_no_headroom); ++c) {
     drops += after.value[c] - before.value[c];

@@ -136,6 +136,19 @@ void packets() {
                                                   .tcp(80, 40000)
                                                   .payload_size(1460)
                                                   .datagram()));
+  // Link-layer admission and the ICMP rules (RFC 1122 3.2.2, RFC 4443 2.4).
+  frame("l2-broadcast-syn", v4("192.0.2.10").eth(mac("ff:ff:ff:ff:ff:ff"), mac("02:00:5e:00:00:99"))
+                                .tcp(40000, 80, 0x02));
+  frame("l2-other-host", v6("2001:db8::10").eth(mac("02:00:5e:00:00:77"), mac("02:00:5e:00:00:99"))
+                             .tcp(40000, 80));
+  frame("v4-echo-bad-checksum",
+        v4("192.0.2.10").icmp(8, 0, 0x51500007).payload_size(56).corrupt_l4_checksum());
+  frame("v6-echo-code-1", v6("2001:db8::10").icmp(128, 1, 0x51500007).payload_size(8));
+  frame("v6-echo-hop-by-hop", v6("2001:db8::10").ipv6_ext(0, {1, 4, 0, 0, 0, 0})
+                                  .icmp(128, 0, 0x51500007).payload_size(8));
+  frame("v4-echo-from-multicast", v4("192.0.2.10", "224.0.0.1").icmp(8, 0, 0x51500007));
+  frame("v6-too-big-from-multicast",
+        v6("2001:db8::10", "ff02::1").tcp(40000, 80).payload_size(1440));
   std::vector<PacketBuilder> many;
   for (uint16_t i = 0; i < 24; ++i) {
     many.push_back(v4("192.0.2.10").tcp(static_cast<uint16_t>(1000 + i), 80));
