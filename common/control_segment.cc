@@ -44,15 +44,49 @@ std::string validate_for_channel(const TableConfig& config) {
   return {};
 }
 
-std::vector<Record> encode_transaction(const TableConfig& config, uint64_t txn_id) {
+namespace {
+
+BackendMsg backend_msg(MsgType type, uint64_t txn_id, uint32_t vip_id, const BackendConfig& be) {
+  BackendMsg b{};
+  b.h = {type, 0, txn_id};
+  b.id = be.id;
+  b.vip_id = vip_id;
+  b.weight = be.weight;
+  b.state = static_cast<uint8_t>(be.state);
+  b.family = be.address.family;
+  b.name_len = static_cast<uint16_t>(std::min<size_t>(be.name.size(), kMaxBackendNameLen));
+  std::memcpy(b.address, be.address.bytes, 16);
+  std::memcpy(b.name, be.name.data(), b.name_len);
+  return b;
+}
+
+BackendConfig backend_of(const BackendMsg& b) {
+  BackendConfig be;
+  be.id = b.id;
+  be.name.assign(b.name, std::min<size_t>(b.name_len, kMaxBackendNameLen));
+  be.address.family = b.family;
+  std::memcpy(be.address.bytes, b.address, 16);
+  be.weight = b.weight;
+  be.state = static_cast<BackendState>(b.state);
+  return be;
+}
+
+}  // namespace
+
+std::vector<Record> encode_transaction(const TableDelta& delta, uint64_t txn_id) {
   std::vector<Record> out;
-  uint32_t backends = 0;
-  for (const VipConfig& vip : config.vips) backends += static_cast<uint32_t>(vip.backends.size());
-  const auto vips = static_cast<uint32_t>(config.vips.size());
-  out.reserve(2 + vips + backends);
-  out.push_back(
-      to_record(TxnBeginMsg{{MsgType::kTxnBegin, 0, txn_id}, vips, backends, kAbiVersion, 0}));
-  for (const VipConfig& vip : config.vips) {
+  const size_t total = delta_records(delta);
+  out.reserve(total);
+  const auto records = static_cast<uint32_t>(total - 2);
+  out.push_back(to_record(TxnBeginMsg{{MsgType::kTxnBegin, 0, txn_id},
+                                      records,
+                                      delta.full ? kTxnFull : 0,
+                                      kAbiVersion,
+                                      0}));
+  for (uint32_t id : delta.vip_deletes) {
+    out.push_back(to_record(DeleteMsg{{MsgType::kVipDelete, 0, txn_id}, id, 0}));
+  }
+  for (const VipConfig& vip : delta.vip_upserts) {
     VipMsg v{};
     v.h = {MsgType::kVip, 0, txn_id};
     v.id = vip.id;
@@ -64,20 +98,17 @@ std::vector<Record> encode_transaction(const TableConfig& config, uint64_t txn_i
     std::memcpy(v.address, vip.address.bytes, 16);
     out.push_back(to_record(v));
     for (const BackendConfig& be : vip.backends) {
-      BackendMsg b{};
-      b.h = {MsgType::kBackend, 0, txn_id};
-      b.id = be.id;
-      b.vip_id = vip.id;
-      b.weight = be.weight;
-      b.state = static_cast<uint8_t>(be.state);
-      b.family = be.address.family;
-      b.name_len = static_cast<uint16_t>(std::min<size_t>(be.name.size(), kMaxBackendNameLen));
-      std::memcpy(b.address, be.address.bytes, 16);
-      std::memcpy(b.name, be.name.data(), b.name_len);
-      out.push_back(to_record(b));
+      out.push_back(to_record(backend_msg(MsgType::kBackend, txn_id, vip.id, be)));
     }
   }
-  out.push_back(to_record(TxnCommitMsg{{MsgType::kTxnCommit, 0, txn_id}, vips, backends}));
+  for (const BackendDelete& d : delta.backend_deletes) {
+    out.push_back(
+        to_record(DeleteMsg{{MsgType::kBackendDelete, 0, txn_id}, d.vip_id, d.backend_id}));
+  }
+  for (const BackendUpsert& u : delta.backend_upserts) {
+    out.push_back(to_record(backend_msg(MsgType::kBackendUpsert, txn_id, u.vip_id, u.backend)));
+  }
+  out.push_back(to_record(TxnCommitMsg{{MsgType::kTxnCommit, 0, txn_id}, records, 0}));
   return out;
 }
 
@@ -86,7 +117,7 @@ TransactionAssembler::Result TransactionAssembler::feed(const Record& record) {
   auto fail = [&](std::string msg) {
     error_ = std::move(msg);
     open_ = false;
-    config_ = TableConfig{};
+    delta_ = TableDelta{};
     return Result::kError;
   };
   if (h.type == MsgType::kTxnBegin) {
@@ -98,11 +129,12 @@ TransactionAssembler::Result TransactionAssembler::feed(const Record& record) {
                   ", this dataplane speaks " + std::to_string(kAbiVersion) +
                   ": run lb-dataplane and lb-controlplane from one build");
     }
+    if ((b.flags & ~kTxnFull) != 0) return fail("unknown transaction flags");
     open_ = true;
-    expected_vips_ = b.vip_count;
-    expected_backends_ = b.backend_count;
-    backends_ = 0;
-    config_ = TableConfig{};
+    expected_records_ = b.records;
+    records_ = 0;
+    delta_ = TableDelta{};
+    delta_.full = (b.flags & kTxnFull) != 0;
     error_.clear();
     return Result::kPending;
   }
@@ -111,10 +143,21 @@ TransactionAssembler::Result TransactionAssembler::feed(const Record& record) {
     ++stray_;
     return Result::kPending;
   }
+  if (h.type != MsgType::kTxnCommit && ++records_ > expected_records_) {
+    return fail("more records than announced");
+  }
+  // Upserted VIPs come as one block, before any backend record of their own;
+  // backend deletes and upserts come after every VIP record.
+  const bool after_vips = !delta_.backend_deletes.empty() || !delta_.backend_upserts.empty();
   switch (h.type) {
+    case MsgType::kVipDelete: {
+      if (!delta_.vip_upserts.empty() || after_vips) return fail("VIP delete out of order");
+      delta_.vip_deletes.push_back(from_record<DeleteMsg>(record).vip_id);
+      return Result::kPending;
+    }
     case MsgType::kVip: {
+      if (after_vips) return fail("VIP record after backend changes");
       const auto v = from_record<VipMsg>(record);
-      if (config_.vips.size() >= expected_vips_) return fail("more VIP records than announced");
       VipConfig vip;
       vip.id = v.id;
       vip.table_size = v.table_size;
@@ -123,35 +166,41 @@ TransactionAssembler::Result TransactionAssembler::feed(const Record& record) {
       vip.protocol = v.protocol;
       vip.encap = static_cast<Encap>(v.encap);
       vip.port = v.port;
-      config_.vips.push_back(std::move(vip));
+      delta_.vip_upserts.push_back(std::move(vip));
       return Result::kPending;
     }
     case MsgType::kBackend: {
       const auto b = from_record<BackendMsg>(record);
-      if (config_.vips.empty() || config_.vips.back().id != b.vip_id) {
+      if (after_vips || delta_.vip_upserts.empty() || delta_.vip_upserts.back().id != b.vip_id) {
         return fail("backend record " + std::to_string(b.id) + " does not follow its VIP " +
                     std::to_string(b.vip_id));
       }
-      if (++backends_ > expected_backends_) return fail("more backend records than announced");
       if (b.name_len > kMaxBackendNameLen) return fail("backend name length out of range");
-      BackendConfig be;
-      be.id = b.id;
-      be.name.assign(b.name, b.name_len);
-      be.address.family = b.family;
-      std::memcpy(be.address.bytes, b.address, 16);
-      be.weight = b.weight;
-      be.state = static_cast<BackendState>(b.state);
-      config_.vips.back().backends.push_back(std::move(be));
+      delta_.vip_upserts.back().backends.push_back(backend_of(b));
+      return Result::kPending;
+    }
+    case MsgType::kBackendDelete: {
+      const auto d = from_record<DeleteMsg>(record);
+      if (!delta_.backend_upserts.empty()) return fail("backend delete after backend upserts");
+      delta_.backend_deletes.push_back(BackendDelete{d.vip_id, d.backend_id});
+      return Result::kPending;
+    }
+    case MsgType::kBackendUpsert: {
+      const auto b = from_record<BackendMsg>(record);
+      if (b.name_len > kMaxBackendNameLen) return fail("backend name length out of range");
+      delta_.backend_upserts.push_back(BackendUpsert{b.vip_id, backend_of(b)});
       return Result::kPending;
     }
     case MsgType::kTxnCommit: {
       const auto c = from_record<TxnCommitMsg>(record);
       open_ = false;
-      if (c.vip_count != expected_vips_ || c.backend_count != expected_backends_ ||
-          config_.vips.size() != expected_vips_ || backends_ != expected_backends_) {
-        return fail("commit counts do not match the records received (" +
-                    std::to_string(config_.vips.size()) + " VIPs, " + std::to_string(backends_) +
-                    " backends)");
+      if (c.records != expected_records_ || records_ != expected_records_) {
+        return fail("commit count does not match the records received (" +
+                    std::to_string(records_) + " of " + std::to_string(expected_records_) + ")");
+      }
+      if (delta_.full && (!delta_.vip_deletes.empty() || !delta_.backend_deletes.empty() ||
+                          !delta_.backend_upserts.empty())) {
+        return fail("a full transaction carries only whole VIPs");
       }
       return Result::kCommitted;
     }

@@ -22,13 +22,14 @@
 #include "common/counters.h"
 #include "common/spsc_ring.h"
 #include "common/table_config.h"
+#include "common/table_delta.h"
 
 namespace sluice {
 
 inline constexpr uint64_t kSegmentMagic = 0x31304543'49554c53ull;  // "SLUICE01"
 // Bump on any change to this file's structs, the message records or the
 // counter list.
-inline constexpr uint32_t kAbiVersion = 1;
+inline constexpr uint32_t kAbiVersion = 2;
 inline constexpr uint32_t kRecordSize = 256;
 inline constexpr uint32_t kMaxBackendNameLen = 192;
 inline constexpr uint32_t kMaxErrorLen = 200;
@@ -58,6 +59,22 @@ struct SegmentHeader {
   // plane treats a heartbeat older than a second or two as "not attached".
   std::atomic<uint64_t> heartbeat_ns;
   std::atomic<uint64_t> applied_generation;
+  // config_digest() of what the dataplane applied (common/config_digest.h).
+  std::atomic<uint64_t> applied_digest;
+  // Bytes the tables may use (0 = no budget) and use now, by
+  // vip_table_memory_bytes().
+  std::atomic<uint64_t> table_memory_budget;
+  std::atomic<uint64_t> table_memory_used;
+  // The build in progress (build_total_vips 0: none): transaction, the
+  // generation it will publish, and how far it got. Progress is its own
+  // signal: a busy dataplane keeps beating and its build keeps moving.
+  std::atomic<uint64_t> build_txn_id;
+  std::atomic<uint64_t> build_generation;
+  std::atomic<uint64_t> build_started_ns;  // CLOCK_MONOTONIC
+  std::atomic<uint32_t> build_done_vips;
+  std::atomic<uint32_t> build_total_vips;
+  // Transactions refused (invalid, over budget, out of memory, malformed).
+  std::atomic<uint64_t> refused_transactions;
   // 1 once everything above is initialised (release by the dataplane,
   // acquire by the control plane).
   std::atomic<uint32_t> ready;
@@ -66,12 +83,17 @@ struct SegmentHeader {
 // --- Ring records (kRecordSize bytes each) --------------------------------
 
 enum class MsgType : uint32_t {
-  kTxnBegin = 1,   // control -> data: a new transaction; drops any torn one
-  kVip = 2,
-  kBackend = 3,
-  kTxnCommit = 4,  // validate everything, publish, acknowledge
-  kAck = 16,       // data -> control: outcome of a commit
+  kTxnBegin = 1,        // control -> data: a new transaction; drops any torn one
+  kVip = 2,             // a VIP upserted whole; its kBackend records follow
+  kBackend = 3,         // a backend of the kVip record before it
+  kTxnCommit = 4,       // validate everything, build, publish, acknowledge
+  kVipDelete = 5,       // a VIP and its backends go
+  kBackendUpsert = 6,   // one backend of an existing VIP, added or replaced
+  kBackendDelete = 7,   // one backend of an existing VIP goes
+  kAck = 16,            // data -> control: outcome of a commit
 };
+
+inline constexpr uint32_t kTxnFull = 1;  // TxnBeginMsg::flags: replaces everything
 
 struct MsgHeader {
   MsgType type;
@@ -81,8 +103,8 @@ struct MsgHeader {
 
 struct TxnBeginMsg {
   MsgHeader h;
-  uint32_t vip_count;
-  uint32_t backend_count;
+  uint32_t records;  // between begin and commit
+  uint32_t flags;    // kTxnFull
   // The sender's kAbiVersion: the segment header lets the control plane
   // refuse a dataplane of another version, this lets the dataplane refuse
   // a control plane of another version.
@@ -115,10 +137,17 @@ struct BackendMsg {
   char name[kMaxBackendNameLen];
 };
 
+// kVipDelete and kBackendDelete.
+struct DeleteMsg {
+  MsgHeader h;
+  uint32_t vip_id;
+  uint32_t backend_id;  // 0 for kVipDelete
+};
+
 struct TxnCommitMsg {
   MsgHeader h;
-  uint32_t vip_count;
-  uint32_t backend_count;
+  uint32_t records;  // as in the begin record
+  uint32_t reserved;
 };
 
 struct AckMsg {
@@ -153,22 +182,23 @@ T from_record(const Record& r) {
   return msg;
 }
 
-// The records of one transaction that installs `config` whole: begin, every
-// VIP followed by its backends, commit. Backend names longer than
-// kMaxBackendNameLen must have been refused before (validate_for_channel).
-std::vector<Record> encode_transaction(const TableConfig& config, uint64_t txn_id);
+// The records of one transaction carrying `delta`: begin, VIP deletes, each
+// upserted VIP followed by its backends, backend deletes, backend upserts,
+// commit. Backend names longer than kMaxBackendNameLen must have been
+// refused before (validate_for_channel).
+std::vector<Record> encode_transaction(const TableDelta& delta, uint64_t txn_id);
 
 // Empty if `config` can travel over the channel (names fit a record).
 std::string validate_for_channel(const TableConfig& config);
 
-// Rebuilds a TableConfig from records as they arrive. Nothing is returned
-// before a commit whose counts match; a begin discards any transaction in
+// Rebuilds a TableDelta from records as they arrive. Nothing is returned
+// before a commit whose count matches; a begin discards any transaction in
 // progress (a torn one from a control plane that died mid-way).
 class TransactionAssembler {
  public:
   enum class Result { kPending, kCommitted, kError };
   Result feed(const Record& record);
-  TableConfig take() { return std::move(config_); }
+  TableDelta take() { return std::move(delta_); }
   uint64_t txn_id() const { return txn_id_; }
   const std::string& error() const { return error_; }
   uint64_t discarded_transactions() const { return discarded_; }
@@ -177,8 +207,8 @@ class TransactionAssembler {
  private:
   bool open_ = false;
   uint64_t txn_id_ = 0;
-  uint32_t expected_vips_ = 0, expected_backends_ = 0, backends_ = 0;
-  TableConfig config_;
+  uint32_t expected_records_ = 0, records_ = 0;
+  TableDelta delta_;
   std::string error_;
   uint64_t discarded_ = 0;
   uint64_t stray_ = 0;

@@ -4,8 +4,10 @@
 
 #include "common/json_strict.h"
 
+#include <cstdio>
 #include <map>
 #include <set>
+#include <string_view>
 #include <tuple>
 
 namespace sluice {
@@ -93,6 +95,75 @@ const char* protocol_name(uint8_t protocol) {
   return "unknown";
 }
 
+std::string validate_vip_config(const VipConfig& vip, const TableLimits& limits) {
+  const std::string where = vip_label(vip) + ": ";
+  if (!well_formed(vip.address)) return "vip: address is not set or malformed";
+  if (vip.id == 0 || vip.id > limits.max_vips) {
+    return where + "id " + std::to_string(vip.id) + " is out of range [1, " +
+           std::to_string(limits.max_vips) + "]";
+  }
+  if (vip.protocol != 6 && vip.protocol != 17) {
+    return where + "protocol " + std::to_string(vip.protocol) + " is not tcp (6) or udp (17)";
+  }
+  if (vip.encap != Encap::kIpip && vip.encap != Encap::kGue) {
+    return where + "encap " + std::to_string(static_cast<int>(vip.encap)) + " is unknown";
+  }
+  if (std::string e = validate_maglev_table_size(vip.table_size); !e.empty()) {
+    return where + e;
+  }
+  if (vip.backends.size() > limits.max_backends_per_vip) {
+    return where + std::to_string(vip.backends.size()) +
+           " backends exceed the per-VIP limit of " + std::to_string(limits.max_backends_per_vip);
+  }
+  if (vip.backends.size() > vip.table_size) {
+    return where + std::to_string(vip.backends.size()) + " backends do not fit in table_size " +
+           std::to_string(vip.table_size);
+  }
+  std::set<std::string_view> names;
+  std::set<std::pair<uint8_t, std::string>> addresses;
+  std::set<uint32_t> ids;
+  for (const BackendConfig& be : vip.backends) {
+    if (be.name.empty()) {
+      return where + "backend with address " + format_ip_address(be.address) +
+             " has an empty name";
+    }
+    if (std::string e = validate_backend(vip, be, limits); !e.empty()) return e;
+    if (!names.insert(be.name).second) return where + "duplicate backend name '" + be.name + "'";
+    const std::string baddr(reinterpret_cast<const char*>(be.address.bytes), 16);
+    if (!addresses.emplace(be.address.family, baddr).second) {
+      return where + "duplicate backend address " + format_ip_address(be.address);
+    }
+    if (!ids.insert(be.id).second) {
+      return where + "backend '" + be.name + "': id " + std::to_string(be.id) +
+             " is used twice (ids are global across VIPs)";
+    }
+  }
+  return {};
+}
+
+std::string vip_key_conflict(const VipConfig& vip) {
+  return vip_label(vip) + ": duplicate VIP";
+}
+
+std::string backend_id_conflict(const VipConfig& vip, const BackendConfig& be) {
+  return vip_label(vip) + ": backend '" + be.name + "': id " + std::to_string(be.id) +
+         " is used twice (ids are global across VIPs)";
+}
+
+std::string vip_id_conflict(const VipConfig& vip) {
+  return vip_label(vip) + ": id " + std::to_string(vip.id) + " is used by another VIP";
+}
+
+std::string memory_budget_error(uint64_t needed, uint64_t budget) {
+  auto mib = [](uint64_t b) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1024.0 * 1024.0));
+    return std::string(buf);
+  };
+  return "vips: the tables need " + mib(needed) + " of memory, over the dataplane's table " +
+         "memory budget of " + mib(budget) + " (lb-dataplane --table-memory-mb)";
+}
+
 std::string validate_table_config(const TableConfig& config, const TableLimits& limits) {
   if (config.vips.size() > limits.max_vips) {
     return "vips: " + std::to_string(config.vips.size()) + " VIPs exceed the limit of " +
@@ -100,56 +171,57 @@ std::string validate_table_config(const TableConfig& config, const TableLimits& 
   }
   std::set<std::tuple<uint8_t, std::string, uint16_t, uint8_t>> vip_keys;
   std::set<uint32_t> backend_ids, vip_ids;
+  uint64_t memory = 0;
   for (const VipConfig& vip : config.vips) {
-    const std::string where = vip_label(vip) + ": ";
-    if (!well_formed(vip.address)) return "vip: address is not set or malformed";
-    if (vip.id == 0 || vip.id > limits.max_vips) {
-      return where + "id " + std::to_string(vip.id) + " is out of range [1, " +
-             std::to_string(limits.max_vips) + "]";
-    }
-    if (!vip_ids.insert(vip.id).second) {
-      return where + "id " + std::to_string(vip.id) + " is used by another VIP";
-    }
-    if (vip.protocol != 6 && vip.protocol != 17) {
-      return where + "protocol " + std::to_string(vip.protocol) + " is not tcp (6) or udp (17)";
-    }
-    if (vip.encap != Encap::kIpip && vip.encap != Encap::kGue) {
-      return where + "encap " + std::to_string(static_cast<int>(vip.encap)) + " is unknown";
-    }
+    if (std::string e = validate_vip_config(vip, limits); !e.empty()) return e;
+    if (!vip_ids.insert(vip.id).second) return vip_id_conflict(vip);
     const std::string addr(reinterpret_cast<const char*>(vip.address.bytes), 16);
     if (!vip_keys.emplace(vip.address.family, addr, vip.port, vip.protocol).second) {
-      return where + "duplicate VIP";
+      return vip_key_conflict(vip);
     }
-    if (std::string e = validate_maglev_table_size(vip.table_size); !e.empty()) {
-      return where + e;
-    }
-    if (vip.backends.size() > limits.max_backends_per_vip) {
-      return where + std::to_string(vip.backends.size()) +
-             " backends exceed the per-VIP limit of " +
-             std::to_string(limits.max_backends_per_vip);
-    }
-    if (vip.backends.size() > vip.table_size) {
-      return where + std::to_string(vip.backends.size()) + " backends do not fit in table_size " +
-             std::to_string(vip.table_size);
-    }
-    std::set<std::string> names;
-    std::set<std::pair<uint8_t, std::string>> addresses;
     for (const BackendConfig& be : vip.backends) {
-      if (be.name.empty()) return where + "backend with address " +
-                                  format_ip_address(be.address) + " has an empty name";
-      if (std::string e = validate_backend(vip, be, limits); !e.empty()) return e;
-      if (!names.insert(be.name).second) return where + "duplicate backend name '" + be.name + "'";
-      const std::string baddr(reinterpret_cast<const char*>(be.address.bytes), 16);
-      if (!addresses.emplace(be.address.family, baddr).second) {
-        return where + "duplicate backend address " + format_ip_address(be.address);
-      }
-      if (!backend_ids.insert(be.id).second) {
-        return where + "backend '" + be.name + "': id " + std::to_string(be.id) +
-               " is used twice (ids are global across VIPs)";
-      }
+      if (!backend_ids.insert(be.id).second) return backend_id_conflict(vip, be);
     }
+    memory += vip_table_memory_bytes(vip);
+  }
+  if (limits.table_memory_budget != 0 && memory > limits.table_memory_budget) {
+    return memory_budget_error(memory, limits.table_memory_budget);
   }
   return {};
+}
+
+uint32_t maglev_turn_weight(const BackendConfig& be) {
+  return be.state == BackendState::kActive ? be.weight : 0;
+}
+
+std::string build_vip_maglev(const VipConfig& vip, std::vector<uint32_t>& out) {
+  std::vector<MaglevBackend> turns;
+  turns.reserve(vip.backends.size());
+  for (const BackendConfig& be : vip.backends) {
+    turns.push_back(MaglevBackend{be.name, maglev_turn_weight(be), be.id});
+  }
+  return maglev_build(turns, vip.table_size, out);
+}
+
+bool same_maglev_inputs(const VipConfig& a, const VipConfig& b) {
+  if (a.table_size != b.table_size || a.backends.size() != b.backends.size()) return false;
+  for (size_t i = 0; i < a.backends.size(); ++i) {
+    const BackendConfig& x = a.backends[i];
+    const BackendConfig& y = b.backends[i];
+    if (x.id != y.id || x.name != y.name || maglev_turn_weight(x) != maglev_turn_weight(y)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+uint64_t vip_table_memory_bytes(const VipConfig& vip) {
+  // The Maglev table, the VIP's entry and index slots, and per backend its
+  // configuration with the name. Within a few percent of what the builder
+  // allocates; the Maglev table dominates.
+  uint64_t bytes = uint64_t{vip.table_size} * sizeof(uint32_t) + 512;
+  for (const BackendConfig& be : vip.backends) bytes += sizeof(BackendConfig) + be.name.size();
+  return bytes;
 }
 
 namespace {

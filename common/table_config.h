@@ -56,13 +56,41 @@ struct TableLimits {
   // Outer address families this dataplane has a source address for.
   bool outer_v4 = true;
   bool outer_v6 = true;
+  // Bytes the dataplane may spend on tables (vip_table_memory_bytes summed
+  // over the VIPs); 0 = no budget.
+  uint64_t table_memory_budget = 0;
 };
 
 inline constexpr uint32_t kMaxBackendWeight = kMaglevMaxWeight;
 
 // Empty if `config` can be installed as a whole; otherwise one message that
-// names the offending VIP, field and value.
+// names the offending VIP, field and value. The rules of one VIP are
+// validate_vip_config; across VIPs: the count, unique VIP ids and keys,
+// backend ids unique over all VIPs, and the table memory budget.
 std::string validate_table_config(const TableConfig& config, const TableLimits& limits);
+// One VIP and its backends, alone (the dataplane's incremental builds check
+// the cross-VIP rules with the *_conflict messages below).
+std::string validate_vip_config(const VipConfig& vip, const TableLimits& limits);
+std::string vip_key_conflict(const VipConfig& vip);
+std::string vip_id_conflict(const VipConfig& vip);
+std::string backend_id_conflict(const VipConfig& vip, const BackendConfig& be);
+std::string memory_budget_error(uint64_t needed, uint64_t budget);
+
+// What the dataplane's tables for `vip` cost in memory: the one estimate
+// both the control plane's up-front refusal and the dataplane's own check
+// use.
+uint64_t vip_table_memory_bytes(const VipConfig& vip);
+
+// The Maglev turn rule, written once: only an active backend takes turns
+// (new flows), in proportion to its weight; a draining or disabled one
+// takes none, so only its own slots move to others.
+uint32_t maglev_turn_weight(const BackendConfig& be);
+// The VIP's Maglev table under that rule (maglev_build's errors).
+std::string build_vip_maglev(const VipConfig& vip, std::vector<uint32_t>& out);
+// Whether two versions of a VIP have the same Maglev table (same table
+// size, backends in the same order with the same ids, names and turns):
+// then a build may reuse the old table.
+bool same_maglev_inputs(const VipConfig& a, const VipConfig& b);
 
 // Whether `encap` can carry an inner packet of `inner_family` to a backend of
 // `outer_family` (IPIP has no v6-in-v4 here; GUE carries everything).

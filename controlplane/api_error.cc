@@ -12,8 +12,12 @@ const char* error_code_name(ErrorCode code) {
       return "not_found";
     case ErrorCode::kDataplane:
       return "dataplane";
+    case ErrorCode::kPending:
+      return "pending";
     case ErrorCode::kInternal:
       return "internal";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
   }
   return "internal";
 }

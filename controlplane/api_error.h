@@ -14,8 +14,10 @@ enum class ErrorCode {
   kUsage,      // the request itself is malformed
   kInvalid,    // well formed, but the change is not acceptable
   kNotFound,   // the VIP or backend named does not exist
-  kDataplane,  // the dataplane refused or did not acknowledge; nothing changed
+  kDataplane,  // the dataplane refused the change; nothing changed
+  kPending,    // accepted, not acknowledged in time: the outcome is not known yet
   kInternal,   // a bug or an I/O failure
+  kUnavailable,  // the daemon is at a limit (connections); nothing was done, retry
 };
 
 const char* error_code_name(ErrorCode code);

@@ -2,8 +2,9 @@
 
 #include <cstdio>
 
+#include "common/config_digest.h"
 #include "common/control_segment.h"
-#include "controlplane/request_args.h"
+#include "common/table_delta.h"
 #include "controlplane/state_file.h"
 #include "controlplane/views.h"
 
@@ -11,19 +12,31 @@ namespace sluice::cp {
 
 namespace {
 
-bool is_mutation(const std::string& op) {
-  return op == "vip.add" || op == "vip.del" || op == "backend.add" || op == "backend.del" ||
-         op == "backend.set" || op == "config.apply";
-}
-
-bool is_query(const std::string& op) {
-  return op == "status" || op == "stats" || op == "vip.list" || op == "vip.show" ||
-         op == "backend.list" || op == "config.check" || op == "config.export" ||
-         op == "flow.explain";
-}
-
 constexpr uint64_t kPushPollNs = 100'000;  // while a push waits for its ack
 constexpr uint64_t kIdleTickNs = 50'000'000;
+
+// The audit log's summary of a request: all of it but "op", with a config
+// reduced to its size.
+json summarize(const json& request) {
+  json s = request;
+  s.erase("op");
+  if (s.contains("config") && s["config"].is_object()) {
+    const json& vips = s["config"].value("vips", json::array());
+    size_t backends = 0;
+    for (const json& v : vips) {
+      if (v.is_object() && v.contains("backends") && v["backends"].is_array()) {
+        backends += v["backends"].size();
+      }
+    }
+    s["config"] = json{{"vips", vips.size()}, {"backends", backends}};
+  }
+  return s;
+}
+
+json internal_error(const std::exception& e) {
+  return error_answer(
+      ApiError{ErrorCode::kInternal, std::string("internal error: ") + e.what(), ""});
+}
 
 }  // namespace
 
@@ -31,6 +44,7 @@ Controller::Controller(ControllerConfig config, State initial, bool has_state, D
                        AuditLog& audit, Deliver deliver)
     : config_(std::move(config)),
       state_(std::move(initial)),
+      desired_digest_(config_digest(state_.config)),
       has_state_(has_state),
       link_(link),
       audit_(audit),
@@ -43,12 +57,14 @@ TableLimits Controller::limits() const {
   if (const ControlSegment* seg = link_.segment()) {
     l.max_vips = seg->header().max_vips;
     l.max_backend_id = seg->header().max_backend_id;
+    l.table_memory_budget = seg->header().table_memory_budget.load(std::memory_order_acquire);
   }
   return l;
 }
 
 bool Controller::in_sync(uint64_t now_ns) const {
-  return link_.alive(now_ns) && synced_boot_ == link_.boot_id() && synced_version_ == version_;
+  return link_.alive(now_ns) && synced_boot_ == link_.boot_id() && synced_version_ == version_ &&
+         link_.applied_digest() == desired_digest_;
 }
 
 std::optional<std::string> Controller::handle(ConnId conn, const std::string& line) {
@@ -61,7 +77,7 @@ std::optional<std::string> Controller::handle(ConnId conn, const std::string& li
                                            std::to_string(kMaxRequestDepth) + " levels")));
     }
     const json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    std::string op;
+    const Operation* op = nullptr;
     if (request.is_discarded()) {
       answer = error_answer(usage_error("", "the request is not valid JSON"));
     } else if (!request.is_object()) {
@@ -72,88 +88,142 @@ std::optional<std::string> Controller::handle(ConnId conn, const std::string& li
       answer = error_answer(usage_error("op", "is required"));
     } else if (!request["op"].is_string()) {
       answer = error_answer(usage_error("op", "must be a string"));
-    } else if (op = request["op"].get<std::string>(); is_mutation(op)) {
-      if (pending_ || !queue_.empty()) {
-        queue_.push_back(Queued{conn, request});
-        return std::nullopt;
-      }
-      std::optional<json> now = run_mutation(conn, request);
-      if (!now) return std::nullopt;
-      answer = std::move(*now);
-    } else if (is_query(op)) {
-      answer = run_query(op, request);
+    } else if (op = find_operation(request["op"].get<std::string>()); op == nullptr) {
+      answer = error_answer(
+          usage_error("op", "unknown op " + in_quotes(request["op"].get<std::string>())));
+    } else if (op->query != nullptr) {
+      answer = (this->*op->query)(RequestArgs(request));
+    } else if (stopping_) {
+      answer = error_answer(
+          ApiError{ErrorCode::kInternal, "lb-controlplane is stopping; nothing changed", ""});
+    } else if (pending_ || !queue_.empty()) {
+      // Coalesced into the next transaction, in order of arrival.
+      queue_.push_back(Queued{conn, request});
+      return std::nullopt;
     } else {
-      answer = error_answer(usage_error("op", "unknown op " + in_quotes(op)));
+      Batch batch{{}, state_};
+      if (auto e = add_change(conn, *op, request, batch)) return answer_line(error_answer(*e));
+      Answers now = commit(std::move(batch));
+      if (now.empty()) return std::nullopt;
+      answer = std::move(now.front().second);
     }
   } catch (const std::exception& e) {
-    answer = error_answer(
-        ApiError{ErrorCode::kInternal, std::string("internal error: ") + e.what(), ""});
+    answer = internal_error(e);
   }
   return answer_line(answer);
 }
 
-std::optional<json> Controller::run_mutation(ConnId conn, const json& request) {
-  if (stopping_) {
-    return error_answer(
-        ApiError{ErrorCode::kInternal, "lb-controlplane is stopping; nothing changed", ""});
-  }
+std::optional<ApiError> Controller::add_change(ConnId conn, const Operation& op,
+                                               const json& request, Batch& batch) {
+  State next = batch.next;
   Change change;
   change.conn = conn;
-  change.op = request["op"].get<std::string>();
-  if (auto e = build_change(change.op, request, change)) return error_answer(*e);
-  return commit(std::move(change));
+  change.op = op.name;
+  change.request = summarize(request);
+  if (auto e = (this->*op.mutation)(RequestArgs(request), next, change.result)) return e;
+  batch.next = std::move(next);
+  batch.changes.push_back(std::move(change));
+  return std::nullopt;
 }
 
-std::optional<json> Controller::commit(Change change) {
+Controller::Answers Controller::commit(Batch batch) {
   link_.refresh(now());
-  if (same_config(change.next.config, state_.config)) {
+  if (same_config(batch.next.config, state_.config)) {
     // Nothing to do (config.apply of the current config, a weight set to
     // what it is): not a change, so no push, no write, no audit line.
-    json answer = ok_answer(change.result);
-    if (!link_.alive(now())) answer["dataplane"] = "not attached";
-    return answer;
+    Answers answers;
+    for (Change& c : batch.changes) {
+      json answer = ok_answer(c.result);
+      if (!link_.alive(now())) answer["dataplane"] = "not attached";
+      answers.emplace_back(c.conn, std::move(answer));
+    }
+    return answers;
   }
   if (link_.alive(now())) {
-    Pending p;
-    p.version = version_ + 1;
-    p.boot_id = link_.boot_id();
-    link_.start_push(change.next.config, now());
-    p.change = std::move(change);
-    pending_ = std::move(p);
+    const TableConfig target = batch.next.config;
+    start_push(std::move(batch), target, version_ + 1);
     // The acknowledgement is read by tick(), never from inside handle():
     // the answer must not be delivered before the server knows it waits.
-    return std::nullopt;
+    return {};
   }
-  return accept(change, std::nullopt);
+  return accept(batch, std::nullopt);
 }
 
-json Controller::accept(Change& change, std::optional<uint64_t> generation) {
-  if (std::string e = save_state_file(config_.state_file, change.next); !e.empty()) {
-    std::fprintf(stderr, "lb-controlplane: %s: refused %s\n", e.c_str(), change.op.c_str());
-    return error_answer(
-        ApiError{ErrorCode::kInternal, "cannot persist the state: " + e + "; nothing changed", ""});
+Controller::Answers Controller::accept(Batch& batch, std::optional<uint64_t> generation) {
+  Answers answers;
+  if (std::string e = save_state_file(config_.state_file, batch.next); !e.empty()) {
+    std::fprintf(stderr, "lb-controlplane: %s: refused %zu change(s)\n", e.c_str(),
+                 batch.changes.size());
+    for (Change& c : batch.changes) {
+      answers.emplace_back(c.conn, error_answer(ApiError{
+                                       ErrorCode::kInternal,
+                                       "cannot persist the state: " + e + "; nothing changed", ""}));
+    }
+    return answers;
   }
-  state_ = std::move(change.next);
+  state_ = std::move(batch.next);
+  desired_digest_ = config_digest(state_.config);
   ++version_;
   has_state_ = true;
   explainer_.invalidate();
-  audit_.record(change.op, change.request, change.result, generation);
-  json answer = ok_answer(change.result);
-  if (!generation) answer["dataplane"] = "not attached";
-  return answer;
+  for (Change& c : batch.changes) {
+    audit_.record(c.op, c.request, c.result, generation);
+    json answer = ok_answer(c.result);
+    if (!generation) answer["dataplane"] = "not attached";
+    answers.emplace_back(c.conn, std::move(answer));
+  }
+  return answers;
+}
+
+void Controller::start_push(std::optional<Batch> batch, const TableConfig& target,
+                            uint64_t version) {
+  Pending p;
+  p.version = version;
+  p.boot_id = link_.boot_id();
+  p.pushed = target;
+  p.digest = config_digest(target);
+  // A delta only from a state this very dataplane acknowledged and still
+  // reports (its digest): otherwise the whole state.
+  const bool known = synced_config_ && synced_boot_ == link_.boot_id() &&
+                     link_.applied_digest() == synced_digest_;
+  const TableDelta delta = known ? diff_configs(*synced_config_, target) : full_delta(target);
+  changes_pushed_ += batch ? batch->changes.size() : 0;
+  ++transactions_pushed_;
+  p.batch = std::move(batch);
+  pending_ = std::move(p);
+  link_.start_push(delta, now());
 }
 
 void Controller::finish_push(const PushResult& r) {
   Pending p = std::move(*pending_);
   pending_.reset();
   using Kind = PushResult::Kind;
-  if (!p.change) {  // a re-push of the current state
+  if (r.kind == Kind::kAcked) {
+    synced_boot_ = p.boot_id;
+    synced_config_ = std::move(p.pushed);
+    synced_digest_ = p.digest;
+    sync_error_.clear();
+    if (link_.applied_digest() != p.digest) {
+      // Divergence: what the dataplane applied is not what we sent on top
+      // of what we thought it had. The whole state goes next.
+      sync_error_ = "the dataplane's configuration digest " + hex64(link_.applied_digest()) +
+                    " differs from the pushed one " + hex64(p.digest) + "; pushing the whole state";
+      std::fprintf(stderr, "lb-controlplane: %s\n", sync_error_.c_str());
+      synced_config_.reset();
+    }
+  } else if (r.kind != Kind::kRefused) {
+    // Timed out or lost: the dataplane may still apply what it got, or
+    // restarted. Converge by pushing the whole state after a back-off.
+    synced_config_.reset();
+    synced_version_ = UINT64_MAX;
+    push_not_before_ns_ = now() + config_.resync_backoff_ns;
+  }
+
+  if (!p.batch) {  // a re-push of the current state
     if (r.kind == Kind::kAcked) {
-      synced_boot_ = p.boot_id;
       synced_version_ = p.version;
-      sync_error_.clear();
       std::fprintf(stderr,
-                   "lb-controlplane: pushed the whole state (%zu VIPs, %zu backends): dataplane "
+                   "lb-controlplane: pushed the state (%zu VIPs, %zu backends): dataplane "
                    "generation %llu\n",
                    state_.config.vips.size(), backend_count(state_.config),
                    static_cast<unsigned long long>(r.generation));
@@ -164,45 +234,87 @@ void Controller::finish_push(const PushResult& r) {
     if (r.kind == Kind::kRefused) {
       refused_boot_ = p.boot_id;
       refused_version_ = p.version;
-    } else {
-      push_not_before_ns_ = now() + config_.resync_backoff_ns;
     }
     return;
   }
-  Change& change = *p.change;
-  json answer;
+  Batch& batch = *p.batch;
+  Answers answers;
   switch (r.kind) {
-    case Kind::kAcked:
-      answer = accept(change, r.generation);
-      if (answer["ok"] == true) {
-        synced_boot_ = p.boot_id;
+    case Kind::kAcked: {
+      answers = accept(batch, r.generation);
+      if (version_ == p.version) {
         synced_version_ = version_;
-        sync_error_.clear();
       } else {
-        // The dataplane runs the refused state: put the current one back.
+        // Not persisted, so not accepted: the dataplane runs a state we do
+        // not hold. Put the current one back.
         synced_version_ = UINT64_MAX;
       }
       break;
+    }
     case Kind::kRefused:
-      answer = error_answer(
-          ApiError{ErrorCode::kDataplane,
-                   "the dataplane refused the change: " + r.error + "; nothing changed", ""});
+      for (Change& c : batch.changes) {
+        answers.emplace_back(
+            c.conn, error_answer(ApiError{ErrorCode::kDataplane,
+                                          "the dataplane refused the change: " + r.error +
+                                              "; nothing changed",
+                                          ""}));
+      }
       break;
     case Kind::kTimedOut:
-    case Kind::kLost:
-      // It may still apply what it got: re-push the current state.
-      synced_version_ = UINT64_MAX;
-      push_not_before_ns_ = now() + config_.resync_backoff_ns;
-      answer = error_answer(ApiError{ErrorCode::kDataplane, r.error + "; nothing changed", ""});
+    case Kind::kLost: {
+      // Never "nothing changed" when it may have: the change is accepted as
+      // the desired state, and the dataplane is converged to it.
+      Answers accepted = accept(batch, std::nullopt);
+      for (auto& [conn, answer] : accepted) {
+        if (answer["ok"] == true) {
+          answer = error_answer(ApiError{
+              ErrorCode::kPending,
+              r.error +
+                  ": the outcome is not known yet. The change is accepted as the desired state; "
+                  "lb-controlplane keeps pushing it until the dataplane acknowledges (see "
+                  "'lbctl status')",
+              ""});
+        }
+        answers.emplace_back(conn, std::move(answer));
+      }
       break;
+    }
   }
-  deliver_(change.conn, answer_line(answer));
+  for (auto& [conn, answer] : answers) deliver_(conn, answer_line(answer));
 }
 
 bool Controller::needs_push(uint64_t now_ns) const {
   if (!has_state_ || !link_.alive(now_ns) || now_ns < push_not_before_ns_) return false;
-  if (synced_boot_ == link_.boot_id() && synced_version_ == version_) return false;
+  if (synced_boot_ == link_.boot_id() && synced_version_ == version_ &&
+      link_.applied_digest() == desired_digest_) {
+    return false;
+  }
   return !(refused_boot_ == link_.boot_id() && refused_version_ == version_);
+}
+
+void Controller::run_queue() {
+  Batch batch{{}, state_};
+  Answers refused;
+  while (!queue_.empty() && batch.changes.size() < kMaxBatch) {
+    Queued q = std::move(queue_.front());
+    queue_.pop_front();
+    try {
+      const Operation* op = find_operation(q.request["op"].get<std::string>());
+      if (stopping_) {
+        refused.emplace_back(q.conn, error_answer(ApiError{ErrorCode::kInternal,
+                                                           "lb-controlplane is stopping; nothing "
+                                                           "changed",
+                                                           ""}));
+      } else if (auto e = add_change(q.conn, *op, q.request, batch)) {
+        refused.emplace_back(q.conn, error_answer(*e));
+      }
+    } catch (const std::exception& e) {
+      refused.emplace_back(q.conn, internal_error(e));
+    }
+  }
+  for (auto& [conn, answer] : refused) deliver_(conn, answer_line(answer));
+  if (batch.changes.empty()) return;
+  for (auto& [conn, answer] : commit(std::move(batch))) deliver_(conn, answer_line(answer));
 }
 
 void Controller::tick(uint64_t now_ns) {
@@ -211,25 +323,10 @@ void Controller::tick(uint64_t now_ns) {
   if (pending_) {
     if (auto r = link_.poll_push(now_ns)) finish_push(*r);
   }
-  // Queued changes first: each pushes the whole state anyway.
-  while (!pending_ && !queue_.empty()) {
-    Queued q = std::move(queue_.front());
-    queue_.pop_front();
-    std::optional<json> answer;
-    try {
-      answer = run_mutation(q.conn, q.request);
-    } catch (const std::exception& e) {
-      answer = error_answer(
-          ApiError{ErrorCode::kInternal, std::string("internal error: ") + e.what(), ""});
-    }
-    if (answer) deliver_(q.conn, answer_line(*answer));
-  }
+  // Queued changes first: they carry the current state along anyway.
+  if (!pending_ && !queue_.empty()) run_queue();
   if (!pending_ && !stopping_ && needs_push(now_ns)) {
-    Pending p;
-    p.version = version_;
-    p.boot_id = link_.boot_id();
-    link_.start_push(state_.config, now_ns);
-    pending_ = std::move(p);
+    start_push(std::nullopt, state_.config, version_);
     if (auto r = link_.poll_push(now_ns)) finish_push(*r);
   }
 }

@@ -1,16 +1,26 @@
 // The control plane's core (DESIGN.md sections 1 and 4): the desired state,
-// the control API's operations on it, and the way every change reaches the
-// dataplane. One change at a time: a mutation is validated as a whole
-// against the full resulting state, pushed as the whole state in one
-// transaction, and only once the dataplane acknowledges (or when no
-// dataplane is alive) persisted and made current. A refused, timed-out or
-// unpersistable change leaves memory and the state file exactly as before.
-// Mutations that arrive while a push is in flight wait their turn, in order.
+// the control API's operations on it (one table, handlers.cc), and the way
+// every change reaches the dataplane.
 //
-// When the dataplane (re)appears or has not acknowledged the current state,
-// the whole state is pushed again (idempotent). An empty state that was
-// never loaded from a state file nor changed is not pushed: a fresh control
-// plane does not wipe tables a dataplane already forwards with.
+// A mutation is validated as a whole against the full resulting state
+// (table memory budget included, so an over-large configuration is refused
+// before anything is sent) and pushed as a delta from what the dataplane
+// acknowledged last. The whole state goes only to a dataplane we have no
+// acknowledged state for (a restart: new boot id) or whose published
+// digest differs from ours (divergence). Mutations that arrive while a push
+// is in flight queue up and are coalesced into the next transaction (at
+// most kMaxBatch changes in one), so a burst of changes is not one build
+// each.
+//
+// Answers are honest: "applied" only for an acknowledged generation (then
+// the state is persisted and made current); "refused" with the dataplane's
+// reason (nothing changed); and when no acknowledgement came in time,
+// "pending": the change is accepted as the desired state (persisted) and
+// the control plane keeps converging the dataplane to it, since the
+// dataplane may well have applied it. Without a live dataplane, a change
+// is accepted and pushed once one appears. A fresh control plane with no
+// state file and no change pushes nothing, so it never wipes a dataplane's
+// tables.
 //
 // Not thread-safe: the event loop calls handle() and tick().
 #pragma once
@@ -22,12 +32,14 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "controlplane/api_error.h"
 #include "controlplane/api_server.h"
 #include "controlplane/audit_log.h"
 #include "controlplane/dataplane_link.h"
 #include "controlplane/flow_explain.h"
+#include "controlplane/request_args.h"
 #include "controlplane/state.h"
 
 namespace sluice::cp {
@@ -45,6 +57,9 @@ class Controller {
  public:
   // Sends an answer line to a connection whose request was deferred.
   using Deliver = std::function<void(ConnId, const std::string& line)>;
+
+  // Changes coalesced into one transaction at most.
+  static constexpr size_t kMaxBatch = 1000;
 
   // `has_state`: `initial` came from a state file (so it is pushed even if
   // empty).
@@ -66,46 +81,80 @@ class Controller {
 
   const State& state() const { return state_; }
   bool in_sync(uint64_t now_ns) const;
+  // Transactions pushed, and the changes they carried (coalescing).
+  uint64_t transactions_pushed() const { return transactions_pushed_; }
+  uint64_t changes_pushed() const { return changes_pushed_; }
+
+  // One API operation: a query answers from the state; a mutation edits a
+  // candidate state (a copy) and says what to answer once it is applied.
+  using Query = json (Controller::*)(const RequestArgs& args);
+  using Mutation = std::optional<ApiError> (Controller::*)(const RequestArgs& args, State& next,
+                                                           json& result);
+  struct Operation {
+    const char* name;
+    Query query;        // exactly one of query and mutation is set
+    Mutation mutation;
+  };
+  static const Operation* find_operation(const std::string& name);
 
  private:
   struct Change {
     ConnId conn = 0;
     std::string op;
     json request;  // summary for the audit log
-    State next;
     json result;
   };
+  struct Batch {
+    std::vector<Change> changes;
+    State next;
+  };
   struct Pending {
-    std::optional<Change> change;  // nullopt: a re-push of the current state
-    uint64_t version = 0;          // of the state pushed
+    std::optional<Batch> batch;  // nullopt: a re-push of the current state
+    uint64_t version = 0;        // of the state pushed
     uint64_t boot_id = 0;
+    TableConfig pushed;
+    uint64_t digest = 0;         // config_digest(pushed)
   };
   struct Queued {
     ConnId conn;
     json request;
   };
+  using Answers = std::vector<std::pair<ConnId, json>>;
 
-  // Answers of the query operations (handlers.cc).
-  json run_query(const std::string& op, const json& request);
-  // Builds the candidate state of a mutation (handlers.cc).
-  std::optional<ApiError> build_change(const std::string& op, const json& request, Change& out);
+  // The operations (handlers.cc).
+  json op_status(const RequestArgs& args);
+  json op_stats(const RequestArgs& args);
+  json op_vip_list(const RequestArgs& args);
+  json op_vip_show(const RequestArgs& args);
+  json op_backend_list(const RequestArgs& args);
+  json op_config_check(const RequestArgs& args);
+  json op_config_export(const RequestArgs& args);
+  json op_flow_explain(const RequestArgs& args);
+  std::optional<ApiError> op_vip_add(const RequestArgs& args, State& next, json& result);
+  std::optional<ApiError> op_vip_del(const RequestArgs& args, State& next, json& result);
+  std::optional<ApiError> op_backend_add(const RequestArgs& args, State& next, json& result);
+  std::optional<ApiError> op_backend_del(const RequestArgs& args, State& next, json& result);
+  std::optional<ApiError> op_backend_set(const RequestArgs& args, State& next, json& result);
+  std::optional<ApiError> op_config_apply(const RequestArgs& args, State& next, json& result);
 
-  json status();
-  json stats();
-  json vip_show(const json& request);
-  json flow_explain(const json& request);
-
-  // Runs a mutation now: the answer, or nullopt if it waits for the dataplane.
-  std::optional<json> run_mutation(ConnId conn, const json& request);
-  std::optional<json> commit(Change change);
-  json accept(Change& change, std::optional<uint64_t> generation);
+  // Adds the mutation `request` to `batch` (on top of batch.next), or
+  // returns its refusal; the batch is unchanged then.
+  std::optional<ApiError> add_change(ConnId conn, const Operation& op, const json& request,
+                                     Batch& batch);
+  // Pushes `batch` (answers later) or, when there is nothing to push or no
+  // dataplane, settles it now and returns the answers.
+  Answers commit(Batch batch);
+  Answers accept(Batch& batch, std::optional<uint64_t> generation);
+  void start_push(std::optional<Batch> batch, const TableConfig& target, uint64_t version);
   void finish_push(const PushResult& result);
+  void run_queue();
   bool needs_push(uint64_t now_ns) const;
   TableLimits limits() const;
   uint64_t now() const { return now_ns_; }
 
   ControllerConfig config_;
   State state_;
+  uint64_t desired_digest_;
   bool has_state_;
   DataplaneLink& link_;
   AuditLog& audit_;
@@ -114,15 +163,20 @@ class Controller {
   uint64_t started_ns_;
   uint64_t now_ns_;
 
-  uint64_t version_ = 0;  // +1 per accepted change
-  // What the dataplane of `synced_boot_` acknowledged last.
+  uint64_t version_ = 0;  // +1 per accepted batch
+  // What the dataplane of `synced_boot_` acknowledged last (state version
+  // and configuration): deltas are computed from it.
   uint64_t synced_boot_ = 0;
   uint64_t synced_version_ = UINT64_MAX;
+  std::optional<TableConfig> synced_config_;
+  uint64_t synced_digest_ = 0;
   // A re-push the dataplane refused: not retried until something changes.
   uint64_t refused_boot_ = 0;
   uint64_t refused_version_ = UINT64_MAX;
   uint64_t push_not_before_ns_ = 0;
   std::string sync_error_;
+  uint64_t transactions_pushed_ = 0;
+  uint64_t changes_pushed_ = 0;
 
   bool stopping_ = false;
   std::optional<Pending> pending_;

@@ -138,12 +138,33 @@ std::string DataplaneLink::reason(uint64_t now_ns) const {
          seconds(heartbeat_age_ns(now_ns));
 }
 
-uint64_t DataplaneLink::start_push(const TableConfig& config, uint64_t now_ns) {
+DataplaneLink::Build DataplaneLink::build(uint64_t now_ns) const {
+  Build b;
+  if (!segment_) return b;
+  const SegmentHeader& h = segment_->header();
+  // Acquire: pairs with the dataplane's release store of the total, which
+  // it makes after the generation and start time.
+  b.total_vips = h.build_total_vips.load(std::memory_order_acquire);
+  if (b.total_vips == 0) return b;
+  b.active = true;
+  b.generation = h.build_generation.load(std::memory_order_relaxed);
+  b.done_vips = h.build_done_vips.load(std::memory_order_acquire);
+  const uint64_t started = h.build_started_ns.load(std::memory_order_relaxed);
+  b.elapsed_ns = now_ns > started ? now_ns - started : 0;
+  return b;
+}
+
+uint64_t DataplaneLink::applied_digest() const {
+  if (!segment_) return 0;
+  return segment_->header().applied_digest.load(std::memory_order_acquire);
+}
+
+uint64_t DataplaneLink::start_push(const TableDelta& delta, uint64_t now_ns) {
   Push p;
   p.txn_id = next_txn_id_++;
   p.deadline_ns = now_ns + timing_.ack_timeout_ns;
   p.boot_id = boot_id_;
-  p.records = encode_transaction(config, p.txn_id);
+  p.records = encode_transaction(delta, p.txn_id);
   push_ = std::move(p);
   write_records();  // the ring usually takes the whole transaction at once
   return push_->txn_id;
@@ -190,6 +211,16 @@ std::optional<PushResult> DataplaneLink::poll_push(uint64_t now_ns) {
     if (ack.ok != 0) return finish(PushResult::Kind::kAcked, {});
     const size_t len = std::min<size_t>(ack.error_len, kMaxErrorLen);
     return finish(PushResult::Kind::kRefused, std::string(ack.error, len));
+  }
+  // A build of ours that is still moving buys another ack timeout.
+  const SegmentHeader& h = segment_->header();
+  if (h.build_txn_id.load(std::memory_order_relaxed) == p.txn_id &&
+      h.build_total_vips.load(std::memory_order_acquire) != 0) {
+    const uint32_t done = h.build_done_vips.load(std::memory_order_acquire);
+    if (done != p.build_done) {
+      p.build_done = done;
+      p.deadline_ns = now_ns + timing_.ack_timeout_ns;
+    }
   }
   if (now_ns >= p.deadline_ns) {
     const std::string ms = std::to_string(timing_.ack_timeout_ns / 1000000) + " ms";

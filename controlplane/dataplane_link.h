@@ -1,14 +1,14 @@
 // The control plane's end of the control channel (DESIGN.md section 4):
 // finds the dataplane's segment (retrying while there is none), watches its
 // heartbeat, notices a restart (a new segment under the instance's name, a
-// new boot id) and re-attaches, and carries table pushes: the whole state as
-// one transaction on the command ring, then the acknowledgement with the
-// same transaction id on the event ring.
+// new boot id) and re-attaches, and carries table pushes: a delta (or the
+// whole state) as one transaction on the command ring, then the
+// acknowledgement with the same transaction id on the event ring.
 //
-// The link never writes anything that could make the dataplane drop its
-// tables: a push is only ever a complete state, and a push cut short (ring
-// full until the deadline, or our death) is a begin without commit, which
-// the dataplane discards. Only one control plane may feed a segment (its
+// A push cut short (ring full until the deadline, or our death) is a begin
+// without commit, which the dataplane discards. A push whose build is
+// running does not time out while the dataplane reports progress on it:
+// only a build that stops moving for the ack timeout does. Only one control plane may feed a segment (its
 // command ring has a single producer): the link holds an exclusive flock on
 // the segment while attached.
 //
@@ -77,9 +77,21 @@ class DataplaneLink {
   const std::string& instance() const { return instance_; }
   uint64_t heartbeat_age_ns(uint64_t now_ns) const;
 
-  // Starts a push of `config` (which must have passed the gate); requires
-  // alive() and no push in flight. Returns its transaction id.
-  uint64_t start_push(const TableConfig& config, uint64_t now_ns);
+  // Starts a push of `delta` (whose result must have passed the gate);
+  // requires alive() and no push in flight. Returns its transaction id.
+  uint64_t start_push(const TableDelta& delta, uint64_t now_ns);
+
+  // The dataplane's build in progress, as its segment shows it.
+  struct Build {
+    bool active = false;
+    uint64_t generation = 0;
+    uint32_t done_vips = 0;
+    uint32_t total_vips = 0;
+    uint64_t elapsed_ns = 0;
+  };
+  Build build(uint64_t now_ns) const;
+  // config_digest() of what the dataplane applied; 0 when not attached.
+  uint64_t applied_digest() const;
   bool push_in_flight() const { return push_.has_value(); }
   // Writes what the ring takes, reads acks; the result once the push ends.
   std::optional<PushResult> poll_push(uint64_t now_ns);
@@ -92,6 +104,7 @@ class DataplaneLink {
     uint64_t txn_id;
     uint64_t deadline_ns;
     uint64_t boot_id;
+    uint32_t build_done = UINT32_MAX;  // the build progress last seen
     std::vector<Record> records;
     size_t written = 0;
   };

@@ -1,10 +1,10 @@
 // flow.explain (docs/control-api.md): which backend a new flow goes to,
-// computed exactly as a worker computes it (dataplane/worker.cc): the
-// FlowKey in the client -> VIP direction with ports in network order, the
-// seeded flow hash, the Maglev slot by multiply-shift reduction of the
-// hash's upper 32 bits, and the VIP's Maglev table built from its active
-// backends (draining and disabled ones take no turns, dataplane/tables.cc).
-// Tables are cached per VIP until the state changes. One thread.
+// computed with the worker's own rules from common/: the flow key
+// (make_flow_key), the seeded flow hash, VIP matching (VipIndex: exact
+// port, then all-ports), the slot (maglev_slot) and the Maglev table under
+// the turn rule (build_vip_maglev). Nothing here re-implements them; the
+// agreement test checks flow explain against process_burst. Tables and the
+// VIP index are cached until the state changes. One thread.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +15,7 @@
 
 #include "common/hash.h"
 #include "common/table_config.h"
+#include "common/vip_index.h"
 
 namespace sluice::cp {
 
@@ -35,22 +36,13 @@ struct FlowAnswer {
 
 FlowKey make_flow_key(const FlowQuery& q);
 
-// The worker's reduce(): maps the hash's upper 32 bits onto [0, n).
-inline uint32_t maglev_slot(uint64_t hash, uint32_t n) {
-  return static_cast<uint32_t>(((hash >> 32) * n) >> 32);
-}
-
-// The VIP a packet to (address, port, protocol) belongs to: the exact port
-// first, then the all-ports VIP (port 0), as TableSnapshot::find_vip does.
-const VipConfig* match_vip(const TableConfig& config, const IpAddress& address, uint16_t port,
-                           uint8_t protocol);
-
 class FlowExplainer {
  public:
   // Forget cached tables (call whenever the state changes).
   void invalidate() {
     tables_.clear();
     cached_slots_ = 0;
+    index_valid_ = false;
   }
   // `config` must have passed the gate. An error only if Maglev refuses,
   // which the gate rules out.
@@ -61,6 +53,8 @@ class FlowExplainer {
   static constexpr size_t kMaxCachedSlots = size_t{1} << 25;
   std::map<uint32_t, std::vector<uint32_t>> tables_;  // VIP id -> Maglev table
   size_t cached_slots_ = 0;
+  VipIndex index_;  // into config.vips
+  bool index_valid_ = false;
 };
 
 }  // namespace sluice::cp

@@ -34,71 +34,35 @@ void add(TrafficCounters& sum, const TrafficCounters& c) {
   sum.new_flows += load(c.new_flows);
 }
 
-// The audit log's summary of a request: all of it but "op", with a config
-// reduced to its size.
-json summarize(const json& request) {
-  json s = request;
-  s.erase("op");
-  if (s.contains("config") && s["config"].is_object()) {
-    const json& vips = s["config"].value("vips", json::array());
-    size_t backends = 0;
-    for (const json& v : vips) {
-      if (v.is_object() && v.contains("backends") && v["backends"].is_array()) {
-        backends += v["backends"].size();
-      }
-    }
-    s["config"] = json{{"vips", vips.size()}, {"backends", backends}};
-  }
-  return s;
-}
-
 }  // namespace
 
-json Controller::run_query(const std::string& op, const json& request) {
-  const RequestArgs args(request);
-  if (op == "status") {
-    if (auto e = args.only({})) return error_answer(*e);
-    return ok_answer(status());
+// The one table of operations (docs/control-api.md, "Operations"): each
+// declared once, with its kind (a query or a mutation) and its handler.
+const Controller::Operation* Controller::find_operation(const std::string& name) {
+  static const Operation kOperations[] = {
+      {"status", &Controller::op_status, nullptr},
+      {"stats", &Controller::op_stats, nullptr},
+      {"vip.list", &Controller::op_vip_list, nullptr},
+      {"vip.show", &Controller::op_vip_show, nullptr},
+      {"backend.list", &Controller::op_backend_list, nullptr},
+      {"config.check", &Controller::op_config_check, nullptr},
+      {"config.export", &Controller::op_config_export, nullptr},
+      {"flow.explain", &Controller::op_flow_explain, nullptr},
+      {"vip.add", nullptr, &Controller::op_vip_add},
+      {"vip.del", nullptr, &Controller::op_vip_del},
+      {"backend.add", nullptr, &Controller::op_backend_add},
+      {"backend.del", nullptr, &Controller::op_backend_del},
+      {"backend.set", nullptr, &Controller::op_backend_set},
+      {"config.apply", nullptr, &Controller::op_config_apply},
+  };
+  for (const Operation& op : kOperations) {
+    if (name == op.name) return &op;
   }
-  if (op == "stats") {
-    if (auto e = args.only({})) return error_answer(*e);
-    return ok_answer(stats());
-  }
-  if (op == "vip.list") {
-    if (auto e = args.only({})) return error_answer(*e);
-    json vips = json::array();
-    for (const VipConfig& vip : state_.config.vips) vips.push_back(vip_view(vip));
-    return ok_answer(json{{"vips", std::move(vips)}});
-  }
-  if (op == "vip.show") return vip_show(request);
-  if (op == "backend.list") {
-    VipKey key;
-    if (auto e = args.only({"vip"})) return error_answer(*e);
-    if (auto e = args.vip_key("vip", key)) return error_answer(*e);
-    const VipConfig* vip = find_vip(state_, key);
-    if (vip == nullptr)
-      return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
-    json backends = json::array();
-    for (const BackendConfig& be : vip->backends) backends.push_back(backend_view(be));
-    return ok_answer(json{{"backends", std::move(backends)}});
-  }
-  if (op == "config.check") {
-    TableConfig config;
-    if (auto e = args.only({"config"})) return error_answer(*e);
-    if (auto e = args.config("config", config)) return error_answer(*e);
-    State next = state_;
-    ApplySummary summary;
-    if (auto e = apply_config(next, std::move(config), limits(), summary)) return error_answer(*e);
-    return ok_answer(json{{"valid", true}});
-  }
-  if (op == "config.export") {
-    if (auto e = args.only({})) return error_answer(*e);
-    return ok_answer(json{{"config", config_view(state_.config)}});
-  }
-  return flow_explain(request);
+  return nullptr;
 }
 
-json Controller::status() {
+json Controller::op_status(const RequestArgs& args) {
+  if (auto e = args.only({})) return error_answer(*e);
   const uint64_t now_ns = monotonic_ns();
   link_.refresh(now_ns);
   json dp;
@@ -110,9 +74,19 @@ json Controller::status() {
               {"boot_id", hex64(h.boot_id)},
               {"pid", h.pid},
               {"generation", h.applied_generation.load(std::memory_order_acquire)},
+              {"config_digest", hex64(link_.applied_digest())},
               {"lcores", h.worker_lcores},
               {"uptime_s", seconds(wall > h.start_unix_ns ? wall - h.start_unix_ns : 0)},
-              {"heartbeat_age_ms", link_.heartbeat_age_ns(now_ns) / 1000000}};
+              {"heartbeat_age_ms", link_.heartbeat_age_ns(now_ns) / 1000000},
+              {"table_memory_used_bytes", h.table_memory_used.load(std::memory_order_relaxed)},
+              {"table_memory_budget_bytes", h.table_memory_budget.load(std::memory_order_relaxed)},
+              {"refused_transactions", h.refused_transactions.load(std::memory_order_relaxed)}};
+    const DataplaneLink::Build b = link_.build(now_ns);
+    dp["building"] = b.active ? json{{"generation", b.generation},
+                                     {"done_vips", b.done_vips},
+                                     {"total_vips", b.total_vips},
+                                     {"elapsed_s", seconds(b.elapsed_ns)}}
+                              : json(nullptr);
   } else {
     dp =
         json{{"attached", false}, {"instance", link_.instance()}, {"reason", link_.reason(now_ns)}};
@@ -121,17 +95,23 @@ json Controller::status() {
              {"state_file", config_.state_file},
              {"vips", state_.config.vips.size()},
              {"backends", backend_count(state_.config)},
-             {"in_sync", in_sync(now_ns)}};
+             {"config_digest", hex64(desired_digest_)},
+             {"in_sync", in_sync(now_ns)},
+             {"push_in_flight", pending_.has_value()},
+             {"queued_changes", queue_.size()},
+             {"transactions_pushed", transactions_pushed_},
+             {"changes_pushed", changes_pushed_}};
   if (!sync_error_.empty()) cp["sync_error"] = sync_error_;
-  return json{{"dataplane", std::move(dp)}, {"controlplane", std::move(cp)}};
+  return ok_answer(json{{"dataplane", std::move(dp)}, {"controlplane", std::move(cp)}});
 }
 
 // Every counter of the one list (common/counters.h), summed over the worker
 // lcores; names come from kCounterInfo and nowhere else.
-json Controller::stats() {
+json Controller::op_stats(const RequestArgs& args) {
+  if (auto e = args.only({})) return error_answer(*e);
   const uint64_t now_ns = monotonic_ns();
   link_.refresh(now_ns);
-  if (!link_.alive(now_ns)) return json{{"attached", false}};
+  if (!link_.alive(now_ns)) return ok_answer(json{{"attached", false}});
   ControlSegment& seg = *link_.segment();
   const uint32_t lcores = seg.header().worker_lcores;
   uint64_t sum[kCounterCount] = {};
@@ -141,11 +121,44 @@ json Controller::stats() {
   }
   json counters = json::object();
   for (size_t i = 0; i < kCounterCount; ++i) counters[kCounterInfo[i].name] = sum[i];
-  return json{{"attached", true}, {"lcores", lcores}, {"counters", std::move(counters)}};
+  return ok_answer(
+      json{{"attached", true}, {"lcores", lcores}, {"counters", std::move(counters)}});
 }
 
-json Controller::vip_show(const json& request) {
-  const RequestArgs args(request);
+json Controller::op_vip_list(const RequestArgs& args) {
+  if (auto e = args.only({})) return error_answer(*e);
+  json vips = json::array();
+  for (const VipConfig& vip : state_.config.vips) vips.push_back(vip_view(vip));
+  return ok_answer(json{{"vips", std::move(vips)}});
+}
+
+json Controller::op_backend_list(const RequestArgs& args) {
+  VipKey key;
+  if (auto e = args.only({"vip"})) return error_answer(*e);
+  if (auto e = args.vip_key("vip", key)) return error_answer(*e);
+  const VipConfig* vip = find_vip(state_, key);
+  if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
+  json backends = json::array();
+  for (const BackendConfig& be : vip->backends) backends.push_back(backend_view(be));
+  return ok_answer(json{{"backends", std::move(backends)}});
+}
+
+json Controller::op_config_check(const RequestArgs& args) {
+  TableConfig config;
+  if (auto e = args.only({"config"})) return error_answer(*e);
+  if (auto e = args.config("config", config)) return error_answer(*e);
+  State next = state_;
+  ApplySummary summary;
+  if (auto e = apply_config(next, std::move(config), limits(), summary)) return error_answer(*e);
+  return ok_answer(json{{"valid", true}});
+}
+
+json Controller::op_config_export(const RequestArgs& args) {
+  if (auto e = args.only({})) return error_answer(*e);
+  return ok_answer(json{{"config", config_view(state_.config)}});
+}
+
+json Controller::op_vip_show(const RequestArgs& args) {
   VipKey key;
   if (auto e = args.only({"vip"})) return error_answer(*e);
   if (auto e = args.vip_key("vip", key)) return error_answer(*e);
@@ -172,8 +185,7 @@ json Controller::vip_show(const json& request) {
   return ok_answer(json{{"vip", std::move(view)}});
 }
 
-json Controller::flow_explain(const json& request) {
-  const RequestArgs args(request);
+json Controller::op_flow_explain(const RequestArgs& args) {
   FlowQuery q;
   uint64_t client_port = 0, vip_port = 0;
   if (auto e = args.only({"client", "client_port", "vip", "vip_port", "protocol"})) {
@@ -215,76 +227,80 @@ json Controller::flow_explain(const json& request) {
                         {"backend", std::move(backend)}});
 }
 
-std::optional<ApiError> Controller::build_change(const std::string& op, const json& request,
-                                                 Change& out) {
-  const RequestArgs args(request);
-  const TableLimits lim = limits();
-  out.request = summarize(request);
-  out.next = state_;
-  State& next = out.next;
-  if (op == "vip.add") {
-    VipConfig vip;
-    if (auto e = args.only({"vip"})) return e;
-    if (auto e = args.vip_spec("vip", vip)) return e;
-    const VipKey key = key_of(vip);
-    if (auto e = add_vip(next, std::move(vip), lim)) return e;
-    out.result = json{{"vip", vip_view(*find_vip(next, key))}};
-    return std::nullopt;
+std::optional<ApiError> Controller::op_vip_add(const RequestArgs& args, State& next,
+                                               json& result) {
+  VipConfig vip;
+  if (auto e = args.only({"vip"})) return e;
+  if (auto e = args.vip_spec("vip", vip)) return e;
+  const VipKey key = key_of(vip);
+  if (auto e = add_vip(next, std::move(vip), limits())) return e;
+  result = json{{"vip", vip_view(*find_vip(next, key))}};
+  return std::nullopt;
+}
+
+std::optional<ApiError> Controller::op_vip_del(const RequestArgs& args, State& next,
+                                               json& result) {
+  VipKey key;
+  if (auto e = args.only({"vip"})) return e;
+  if (auto e = args.vip_key("vip", key)) return e;
+  if (auto e = del_vip(next, key)) return e;
+  result = json::object();
+  return std::nullopt;
+}
+
+std::optional<ApiError> Controller::op_backend_add(const RequestArgs& args, State& next,
+                                                   json& result) {
+  VipKey key;
+  BackendConfig be;
+  if (auto e = args.only({"vip", "backend"})) return e;
+  if (auto e = args.vip_key("vip", key)) return e;
+  if (auto e = args.backend_spec("backend", be)) return e;
+  const std::string name = be.name;
+  if (auto e = add_backend(next, key, std::move(be), limits())) return e;
+  result = json{{"backend", backend_view(*find_backend(*find_vip(next, key), name))}};
+  return std::nullopt;
+}
+
+std::optional<ApiError> Controller::op_backend_del(const RequestArgs& args, State& next,
+                                                   json& result) {
+  VipKey key;
+  std::string name;
+  if (auto e = args.only({"vip", "name"})) return e;
+  if (auto e = args.vip_key("vip", key)) return e;
+  if (auto e = args.string("name", name)) return e;
+  if (auto e = del_backend(next, key, name)) return e;
+  result = json::object();
+  return std::nullopt;
+}
+
+std::optional<ApiError> Controller::op_backend_set(const RequestArgs& args, State& next,
+                                                   json& result) {
+  VipKey key;
+  std::string name;
+  BackendChange change;
+  if (auto e = args.only({"vip", "name", "weight", "state"})) return e;
+  if (auto e = args.vip_key("vip", key)) return e;
+  if (auto e = args.string("name", name)) return e;
+  if (!args.has("weight") && !args.has("state")) {
+    return usage_error("", "backend.set needs \"weight\" and/or \"state\"");
   }
-  if (op == "vip.del") {
-    VipKey key;
-    if (auto e = args.only({"vip"})) return e;
-    if (auto e = args.vip_key("vip", key)) return e;
-    if (auto e = del_vip(next, key)) return e;
-    out.result = json::object();
-    return std::nullopt;
-  }
-  if (op == "backend.add") {
-    VipKey key;
-    BackendConfig be;
-    if (auto e = args.only({"vip", "backend"})) return e;
-    if (auto e = args.vip_key("vip", key)) return e;
-    if (auto e = args.backend_spec("backend", be)) return e;
-    const std::string name = be.name;
-    if (auto e = add_backend(next, key, std::move(be), lim)) return e;
-    out.result = json{{"backend", backend_view(*find_backend(*find_vip(next, key), name))}};
-    return std::nullopt;
-  }
-  if (op == "backend.del") {
-    VipKey key;
-    std::string name;
-    if (auto e = args.only({"vip", "name"})) return e;
-    if (auto e = args.vip_key("vip", key)) return e;
-    if (auto e = args.string("name", name)) return e;
-    if (auto e = del_backend(next, key, name)) return e;
-    out.result = json::object();
-    return std::nullopt;
-  }
-  if (op == "backend.set") {
-    VipKey key;
-    std::string name;
-    BackendChange change;
-    if (auto e = args.only({"vip", "name", "weight", "state"})) return e;
-    if (auto e = args.vip_key("vip", key)) return e;
-    if (auto e = args.string("name", name)) return e;
-    if (!args.has("weight") && !args.has("state")) {
-      return usage_error("", "backend.set needs \"weight\" and/or \"state\"");
-    }
-    if (auto e = args.backend_change(change)) return e;
-    if (auto e = set_backend(next, key, name, change, lim)) return e;
-    out.result = json{{"backend", backend_view(*find_backend(*find_vip(next, key), name))}};
-    return std::nullopt;
-  }
-  // config.apply
+  if (auto e = args.backend_change(change)) return e;
+  if (auto e = set_backend(next, key, name, change, limits())) return e;
+  result = json{{"backend", backend_view(*find_backend(*find_vip(next, key), name))}};
+  return std::nullopt;
+}
+
+std::optional<ApiError> Controller::op_config_apply(const RequestArgs& args, State& next,
+                                                    json& result) {
   TableConfig config;
   if (auto e = args.only({"config"})) return e;
   if (auto e = args.config("config", config)) return e;
   ApplySummary s;
-  if (auto e = apply_config(next, std::move(config), lim, s)) return e;
-  out.result = json{{"changed", s.changed},
-                    {"vips_added", s.vips_added},
-                    {"vips_removed", s.vips_removed},
-                    {"vips_changed", s.vips_changed}};
+  if (auto e = apply_config(next, std::move(config), limits(), s)) return e;
+  result = json{{"changed", s.changed},
+                {"vips_added", s.vips_added},
+                {"vips_removed", s.vips_removed},
+                {"vips_changed", s.vips_changed}};
   return std::nullopt;
 }
 

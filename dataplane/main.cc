@@ -114,7 +114,11 @@ int main(int argc, char** argv) {
   limits.max_backend_id = fwd.max_backend_id;
   limits.outer_v4 = fwd.outer_src_v4.family == 4;
   limits.outer_v6 = fwd.outer_src_v6.family == 6;
+  limits.table_memory_budget =
+      opt.table_memory_mb != 0 ? opt.table_memory_mb << 20 : default_table_memory_budget();
   TablePublisher tables(limits, workers);
+  tables.builder().set_faults(BuildFaults{uint64_t{opt.test_build_delay_ms} * 1000000,
+                                          opt.test_alloc_fail_mb << 20});
 
   if (!opt.static_config.empty()) {
     std::string error;

@@ -1,5 +1,8 @@
 #include "dataplane/options.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "dataplane/program_start.h"
 
 #include <boost/program_options.hpp>
@@ -88,8 +91,21 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
       ("idle-backoff-us", po::value(&o.idle_backoff_us)->default_value(0),
        "Microseconds a worker sleeps after an empty poll (0: busy poll, for production). "
        "Set it on hosts that share cores, such as 2-core test machines.");
+  po::options_description tables("Tables");
+  tables.add_options()
+      ("table-memory-mb", po::value(&o.table_memory_mb)->default_value(0),
+       "Memory budget for forwarding tables, in MiB (Maglev tables: 4 bytes per slot per VIP). "
+       "A configuration over it is refused before anything is built. 0: half of what the "
+       "process may use (physical memory, RLIMIT_AS, RLIMIT_DATA).");
+  po::options_description testing("Testing (fault injection; never in production)");
+  testing.add_options()
+      ("test-build-delay-ms", po::value(&o.test_build_delay_ms)->default_value(0),
+       "Sleep this long per VIP whose Maglev table is built: a deliberately slow build.")
+      ("test-alloc-fail-mb", po::value(&o.test_alloc_fail_mb)->default_value(0),
+       "A build that allocates more than this many MiB of Maglev tables fails as if out of "
+       "memory (the transaction is refused, the tables stay).");
   po::options_description all;
-  all.add(general).add(ports).add(encap).add(flows).add(workers);
+  all.add(general).add(ports).add(encap).add(flows).add(workers).add(tables).add(testing);
   return all;
 }
 
@@ -109,6 +125,19 @@ std::string options_help() {
          "192.0.2.1\n"
       << describe(o, raw);
   return out.str();
+}
+
+uint64_t default_table_memory_budget() {
+  uint64_t usable = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                    static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+  for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    rlimit lim{};
+    if (getrlimit(resource, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+        lim.rlim_cur < usable) {
+      usable = lim.rlim_cur;
+    }
+  }
+  return usable / 2;
 }
 
 std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_code) {
@@ -172,6 +201,7 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   }
   f.max_vips = raw.max_vips;
   f.max_backend_id = raw.max_backend_id;
+  if (o.table_memory_mb > (uint64_t{1} << 30)) return fail("--table-memory-mb is out of range");
   f.icmp_rate_per_s = raw.icmp_rate;
   f.icmp_burst = raw.icmp_burst == 0 ? 1 : raw.icmp_burst;
   if (!vm.count("next-hop-mac")) return fail("--next-hop-mac is required");

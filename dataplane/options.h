@@ -20,6 +20,10 @@ struct DataplaneOptions {
   uint32_t mbufs = 0;              // 0 = sized from queues and workers
   uint16_t burst = 32;
   uint32_t idle_backoff_us = 0;    // 0 = busy poll
+  uint64_t table_memory_mb = 0;    // 0 = derived from the memory the process may use
+  // Test hooks (documented in --help under "Testing"; never for production).
+  uint32_t test_build_delay_ms = 0;   // per VIP whose Maglev table is built
+  uint64_t test_alloc_fail_mb = 0;    // a build that allocates more fails as out of memory
   ForwardingConfig forwarding;     // MACs other than next hop are filled from the port
 };
 
@@ -30,5 +34,10 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
 
 // The --help text (also printed when no EAL has been started).
 std::string options_help();
+
+// The default table memory budget: half of what the process may use (the
+// smaller of physical memory and RLIMIT_AS / RLIMIT_DATA), leaving room for
+// the connection tables, mbufs and the old tables during a change.
+uint64_t default_table_memory_budget();
 
 }  // namespace sluice::dp

@@ -7,7 +7,7 @@
 namespace sluice::dp {
 
 TablePublisher::TablePublisher(const TableLimits& limits, uint32_t max_readers)
-    : limits_(limits) {
+    : limits_(limits), builder_(limits) {
   const size_t size = rte_rcu_qsbr_get_memsize(max_readers);
   qsbr_ = static_cast<rte_rcu_qsbr*>(std::aligned_alloc(RTE_CACHE_LINE_SIZE,
                                                          RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE)));
@@ -17,8 +17,8 @@ TablePublisher::TablePublisher(const TableLimits& limits, uint32_t max_readers)
                              std::to_string(max_readers) + " workers");
   }
   // Workers never see a null table: start from an empty, valid snapshot.
-  std::string error;
-  owned_current_ = build_tables(TableConfig{}, limits_, 0, error);
+  owned_current_ = builder_.build(TableDelta{}, 0).snapshot;
+  if (!owned_current_) throw std::runtime_error("cannot build the empty tables");
   current_.store(owned_current_.get(), std::memory_order_release);
 }
 
@@ -27,30 +27,42 @@ TablePublisher::~TablePublisher() {
   std::free(qsbr_);
 }
 
-ApplyResult TablePublisher::apply(const TableConfig& config) {
+ApplyResult TablePublisher::apply(const TableDelta& delta) {
   ApplyResult result;
   const auto start = std::chrono::steady_clock::now();
-  auto next = build_tables(config, limits_, generation_ + 1, result.error);
+  TableBuilder::Result built = builder_.build(delta, generation_ + 1);
   result.build_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                               std::chrono::steady_clock::now() - start)
                                               .count());
-  if (!next) {
+  result.rebuilt_vips = built.rebuilt_vips;
+  if (!built.snapshot) {
+    result.error = std::move(built.error);
     result.generation = generation_;
     return result;
   }
+  publish(std::move(built.snapshot));
+  result.ok = true;
+  result.generation = generation_;
+  return result;
+}
+
+void TablePublisher::publish(std::unique_ptr<TableSnapshot> next) {
   // Release: the snapshot's contents happen-before any worker's acquire load
   // that observes the new pointer.
   current_.store(next.get(), std::memory_order_release);
   // The token marks "after the swap": once every registered worker has
-  // reported quiescence past it, none can still hold the old pointer.
+  // reported quiescence past it, none can still hold the old pointer. The
+  // old snapshot's Maglev tables that the new one does not share go with it.
   const uint64_t token = rte_rcu_qsbr_start(qsbr_);
-  retired_.push_back(Retired{token, std::move(owned_current_)});
+  try {
+    retired_.push_back(Retired{token, std::move(owned_current_)});
+  } catch (const std::bad_alloc&) {
+    // No room to remember it: leak it rather than free what a worker may read.
+    (void)owned_current_.release();
+  }
   owned_current_ = std::move(next);
   generation_ = owned_current_->generation;
-  result.ok = true;
-  result.generation = generation_;
   reclaim();
-  return result;
 }
 
 void TablePublisher::reclaim() {

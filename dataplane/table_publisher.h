@@ -1,9 +1,12 @@
 // Publishes TableSnapshots to workers and reclaims old ones after an RCU
 // grace period (DESIGN.md section 4, DPDK rte_rcu_qsbr).
 //
-// Threads: apply() and reclaim() run on the main lcore only (one writer).
-// Workers call current() at the start of a burst and report_quiescent() once
-// per loop; between the two they may use the snapshot freely.
+// Threads: publish(), apply() and reclaim() run on the main lcore only (one
+// writer). builder() belongs to whichever thread builds (the control
+// channel's builder thread, or the main lcore through apply()), one at a
+// time. Workers call current() at the start of a burst and
+// report_quiescent() once per loop; between the two they may use the
+// snapshot freely.
 #pragma once
 
 #include <atomic>
@@ -15,6 +18,8 @@
 #include <rte_rcu_qsbr.h>
 
 #include "common/table_config.h"
+#include "common/table_delta.h"
+#include "dataplane/table_builder.h"
 #include "dataplane/tables.h"
 
 namespace sluice::dp {
@@ -24,6 +29,7 @@ struct ApplyResult {
   uint64_t generation = 0;  // the generation now published (the old one on failure)
   std::string error;        // names the offending field when !ok
   uint64_t build_ns = 0;    // validation, Maglev and table build time
+  uint32_t rebuilt_vips = 0;  // Maglev tables built; the others were shared
 };
 
 class TablePublisher {
@@ -34,11 +40,18 @@ class TablePublisher {
   TablePublisher(const TablePublisher&) = delete;
   TablePublisher& operator=(const TablePublisher&) = delete;
 
-  // The one way tables get installed: the control channel calls it on
-  // commit, --static-config calls it at start. Validates and builds the whole
-  // config, then publishes it with one release store; on any error nothing
-  // changes. Never blocks on workers: the old snapshot is queued for reclaim.
-  ApplyResult apply(const TableConfig& config);
+  // Builds `delta` on the calling thread (TableBuilder::build) and
+  // publishes the result; on any error nothing changes. --static-config,
+  // the tests and lb-bench install tables this way; the control channel
+  // builds on its own thread and calls publish().
+  ApplyResult apply(const TableDelta& delta);
+  ApplyResult apply(const TableConfig& config) { return apply(full_delta(config)); }
+
+  // Publishes a snapshot built for generation() + 1 with one release store.
+  // Never blocks on workers: the old snapshot is queued for reclaim.
+  void publish(std::unique_ptr<TableSnapshot> next);
+
+  TableBuilder& builder() { return builder_; }
 
   // Frees retired snapshots whose grace period has ended. Main lcore.
   void reclaim();
@@ -64,6 +77,7 @@ class TablePublisher {
   };
 
   TableLimits limits_;
+  TableBuilder builder_;
   rte_rcu_qsbr* qsbr_ = nullptr;
   std::atomic<const TableSnapshot*> current_{nullptr};
   std::unique_ptr<TableSnapshot> owned_current_;

@@ -1,15 +1,21 @@
 // Immutable forwarding tables: one snapshot holds every VIP, its Maglev
-// lookup table and every backend. Built by build_tables() on the main lcore,
-// published by TablePublisher with one pointer store, read by workers without
-// locks, never modified after publication (CONVENTIONS.md item 7).
+// lookup table and every backend. Built by TableBuilder off the polling
+// loop, published by TablePublisher with one pointer store, read by workers
+// without locks, never modified after publication (CONVENTIONS.md item 7).
+//
+// Maglev tables are shared: a snapshot holds a reference to each VIP's
+// table, so a change rebuilds only the VIPs whose inputs changed and the
+// next snapshot shares the rest. A table is freed when the last snapshot
+// holding it is reclaimed, that is after the RCU grace period of the
+// snapshot that dropped it.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "common/table_config.h"
+#include "common/vip_index.h"
 
 namespace sluice::dp {
 
@@ -34,45 +40,26 @@ struct VipEntry {
   uint16_t port_be;           // 0 = all ports
 };
 
-// Open-addressing map from (address, port, protocol) to a VIP. A slot with
-// protocol 0 and port 0 marks "this address belongs to some VIP" (used for
-// ICMP and for telling "a fragment for a VIP" from "not for us").
-struct alignas(32) VipSlot {
-  uint8_t address[16];
-  uint16_t port_be;
-  uint8_t protocol;
-  uint8_t family;             // 0 = empty slot
-  uint32_t vip_index;         // into TableSnapshot::vips
-  uint8_t pad[4];
-};
-static_assert(sizeof(VipSlot) == 32);
-
-inline constexpr uint8_t kAnyProtocol = 0;
+using MaglevTable = std::vector<uint32_t>;
 
 struct TableSnapshot {
   uint64_t generation = 0;
   std::vector<VipEntry> vips;
-  std::vector<BackendEntry> backends;           // size max_backend_id + 1
-  std::vector<std::vector<uint32_t>> maglev;    // owns VipEntry::maglev
-  std::vector<VipSlot> vip_slots;               // power-of-two size
-  uint64_t vip_slot_mask = 0;
+  std::vector<BackendEntry> backends;                      // size max_backend_id + 1
+  std::vector<std::shared_ptr<const MaglevTable>> maglev;  // owns VipEntry::maglev
+  VipIndex vip_index;                                      // into `vips`
 
   // Finds the VIP for a destination; `address` is 16 bytes in FlowKey layout.
-  // Returns nullptr if none. Tries the exact port, then the all-ports VIP.
+  // Returns nullptr if none. The exact port, then the all-ports VIP.
   const VipEntry* find_vip(uint8_t family, const uint8_t* address, uint16_t port_be,
-                           uint8_t protocol) const;
+                           uint8_t protocol) const {
+    const int64_t i = vip_index.find(family, address, port_be, protocol);
+    return i < 0 ? nullptr : &vips[static_cast<size_t>(i)];
+  }
   // Whether any VIP has this address.
-  bool is_vip_address(uint8_t family, const uint8_t* address) const;
-
- private:
-  const VipSlot* probe(uint8_t family, const uint8_t* address, uint16_t port_be,
-                       uint8_t protocol) const;
+  bool is_vip_address(uint8_t family, const uint8_t* address) const {
+    return vip_index.has_address(family, address);
+  }
 };
-
-// Validates `config` as a whole (validate_table_config) and builds a snapshot
-// with the Maglev table of every VIP. On failure returns nullptr and sets
-// `error` to a message naming the field.
-std::unique_ptr<TableSnapshot> build_tables(const TableConfig& config, const TableLimits& limits,
-                                            uint64_t generation, std::string& error);
 
 }  // namespace sluice::dp

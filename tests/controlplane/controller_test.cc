@@ -1,11 +1,14 @@
 // The change pipeline against a fake dataplane (tests/controlplane/
 // fake_dataplane.h): a change is answered only once acknowledged, then
-// persisted and audited; a refusal or a missing acknowledgement leaves the
-// state (memory and file) as it was; a restarted dataplane (new boot id)
-// gets the whole state again; changes made while no dataplane is alive are
-// pushed when it comes back; a fresh empty control plane pushes nothing;
-// a full command ring is waited on, never dropped; queued changes are
-// answered in order.
+// persisted and audited; a refusal leaves the state (memory and file) as it
+// was; a missing acknowledgement is answered "pending" (the outcome is not
+// known), the change is the desired state and the dataplane is converged to
+// it; a restarted dataplane (new boot id) gets the whole state again, a
+// running one only deltas; changes made while no dataplane is alive are
+// pushed when it comes back; a fresh empty control plane pushes nothing; a
+// full command ring is waited on, never dropped; changes queued behind a
+// push are coalesced into one transaction; a dataplane whose digest
+// diverges gets the whole state.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -131,23 +134,25 @@ TEST_F(Pipeline, RefusedChangeLeavesEverythingAsBefore) {
   EXPECT_TRUE(in_sync()) << "the dataplane kept the state it had";
 }
 
-TEST_F(Pipeline, MissingAcknowledgementTimesOutThenTheStateIsPushedAgain) {
+TEST_F(Pipeline, MissingAcknowledgementIsPendingAndConverges) {
   FakeDataplane dp(instance_);
   ASSERT_TRUE(wait_until([&] { return attached(); }));
   ASSERT_EQ(call(kConfig)["ok"], true);
-  const json before = call(R"({"op": "config.export"})");
   const std::string file_before = test::read_all(dir_.file("state.json"));
   dp.set_mode(FakeDataplane::Mode::kSilent);
   const json a = call(R"({"op": "backend.del", "vip": "192.0.2.10:80/tcp", "name": "web-1"})");
   ASSERT_EQ(a["ok"], false) << a.dump();
-  EXPECT_EQ(a["error"]["code"], "dataplane");
-  EXPECT_NE(a["error"]["message"].get<std::string>().find("no acknowledgement within 400 ms"),
-            std::string::npos)
-      << a.dump();
-  EXPECT_EQ(call(R"({"op": "config.export"})"), before);
-  EXPECT_EQ(test::read_all(dir_.file("state.json")), file_before);
-  // The dataplane may have applied the refused state: once it answers
-  // again it gets the current one.
+  // Never "nothing changed": the dataplane may have applied it.
+  EXPECT_EQ(a["error"]["code"], "pending");
+  const std::string message = a["error"]["message"].get<std::string>();
+  EXPECT_NE(message.find("no acknowledgement within 400 ms"), std::string::npos) << message;
+  EXPECT_NE(message.find("not known yet"), std::string::npos) << message;
+  EXPECT_EQ(message.find("nothing changed"), std::string::npos) << message;
+  // The change is the desired state now, persisted.
+  EXPECT_EQ(ctl_->state().config.vips[0].backends.size(), 1u);
+  EXPECT_NE(test::read_all(dir_.file("state.json")), file_before);
+  EXPECT_FALSE(in_sync());
+  // Once the dataplane answers again it is converged to it.
   dp.set_mode(FakeDataplane::Mode::kAck);
   ASSERT_TRUE(wait_until([&] { return in_sync(); }));
   EXPECT_TRUE(same_config(dp.applied().back(), ctl_->state().config));
@@ -158,33 +163,56 @@ TEST_F(Pipeline, FullCommandRingIsWaitedOnNotDropped) {
   p.cmd_slots = 4;  // a 2-VIP, 20-backend transaction is 24 records
   FakeDataplane dp(instance_, p);
   ASSERT_TRUE(wait_until([&] { return attached(); }));
-  json cfg = {{"op", "config.apply"}, {"config", {{"vips", json::array()}}}};
-  for (int v = 0; v < 2; ++v) {
+  auto vip = [](int v) {
     json backends = json::array();
     for (int b = 0; b < 10; ++b) {
       backends.push_back({{"name", std::string("b") + std::to_string(b)},
                           {"address", "198.51.100." + std::to_string(b + 1)}});
     }
-    cfg["config"]["vips"].push_back({{"address", "192.0.2." + std::to_string(v + 1)},
-                                     {"port", 80},
-                                     {"protocol", "tcp"},
-                                     {"table_size", 251},
-                                     {"backends", backends}});
-  }
+    return json{{"address", "192.0.2." + std::to_string(v + 1)},
+                {"port", 80},
+                {"protocol", "tcp"},
+                {"table_size", 251},
+                {"backends", backends}};
+  };
+  json cfg = {{"op", "config.apply"}, {"config", {{"vips", json::array({vip(0), vip(1)})}}}};
   const json a = call(cfg.dump());
   ASSERT_EQ(a["ok"], true) << a.dump();
   ASSERT_EQ(dp.applied().size(), 1u);
   EXPECT_EQ(backend_count(dp.applied().back()), 20u);
   // A dataplane that stops reading: the push gives up at the deadline and
-  // says so; nothing changes.
+  // says so; the outcome is not known (a part went), so it is pending.
   dp.set_mode(FakeDataplane::Mode::kStuck);
-  const json b = call(R"({"op": "vip.del", "vip": "192.0.2.1:80/tcp"})");
+  cfg["config"]["vips"].push_back(vip(2));
+  const json b = call(cfg.dump());
   ASSERT_EQ(b["ok"], false) << b.dump();
-  EXPECT_EQ(b["error"]["code"], "dataplane");
+  EXPECT_EQ(b["error"]["code"], "pending");
   EXPECT_NE(b["error"]["message"].get<std::string>().find("command ring stayed full"),
             std::string::npos)
       << b.dump();
-  EXPECT_EQ(ctl_->state().config.vips.size(), 2u);
+  EXPECT_EQ(ctl_->state().config.vips.size(), 3u);
+  dp.set_mode(FakeDataplane::Mode::kAck);
+  ASSERT_TRUE(wait_until([&] { return in_sync(); }));
+  EXPECT_EQ(dp.applied().back().vips.size(), 3u);
+}
+
+TEST_F(Pipeline, ARunningDataplaneGetsDeltasAndADivergedOneTheWholeState) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  ASSERT_EQ(call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-2",
+                     "state": "draining"})")["ok"],
+            true);
+  EXPECT_EQ(dp.commits(), 2u);
+  EXPECT_EQ(dp.applied().back().vips[0].backends.size(), 2u) << "a delta kept the rest";
+  EXPECT_TRUE(in_sync());
+  // Something else changed the dataplane's tables: its digest no longer
+  // matches, and the control plane pushes the whole state to repair it.
+  dp.segment().header().applied_digest.store(12345, std::memory_order_release);
+  EXPECT_FALSE(in_sync());
+  ASSERT_TRUE(wait_until([&] { return in_sync(); }));
+  EXPECT_EQ(dp.commits(), 3u);
+  EXPECT_TRUE(same_config(dp.applied().back(), ctl_->state().config));
 }
 
 TEST_F(Pipeline, RestartedDataplaneGetsTheWholeStateAgain) {
@@ -278,12 +306,45 @@ TEST_F(Pipeline, QueuedChangesAreAnsweredInOrder) {
   EXPECT_FALSE(a || b || c) << "all wait their turn";
   // A query is answered at once meanwhile.
   EXPECT_TRUE(ctl_->handle(14, R"({"op": "vip.list"})"));
-  ASSERT_TRUE(wait_until([&] { return delivered_[13].size() == 1; }));
+  ASSERT_TRUE(wait_until([&] {
+    return delivered_[11].size() == 1 && delivered_[12].size() == 1 && delivered_[13].size() == 1;
+  }));
   EXPECT_EQ(delivered_[11].at(0)["result"]["backend"]["weight"], 2);
   EXPECT_EQ(delivered_[12].at(0)["result"]["backend"]["weight"], 3);
   EXPECT_EQ(delivered_[13].at(0)["error"]["code"], "not_found");
-  EXPECT_EQ(dp.commits(), 3u);
   EXPECT_EQ(dp.applied().back().vips[0].backends[0].weight, 3u);
+}
+
+TEST_F(Pipeline, ChangesQueuedBehindAPushAreCoalesced) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  const size_t commits_before = dp.commits();
+  // The first change starts a push; 200 more arrive while it is in flight.
+  ASSERT_FALSE(ctl_->handle(
+      100, R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "weight": 2})"));
+  for (ConnId c = 101; c <= 300; ++c) {
+    const std::string weight = std::to_string(c);
+    ASSERT_FALSE(ctl_->handle(c, R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp",
+                                     "name": "web-2", "weight": )" +
+                                     weight + "}"));
+  }
+  ASSERT_TRUE(wait_until([&] {
+    for (ConnId c = 100; c <= 300; ++c) {
+      if (delivered_[c].size() != 1) return false;
+    }
+    return true;
+  }));
+  for (ConnId c = 100; c <= 300; ++c) {
+    EXPECT_EQ(delivered_[c].at(0)["ok"], true) << c << ": " << delivered_[c].at(0).dump();
+  }
+  // One transaction for the first, one for the 200 behind it.
+  EXPECT_EQ(dp.commits() - commits_before, 2u);
+  EXPECT_EQ(dp.applied().back().vips[0].backends[1].weight, 300u);
+  // Three transactions in all (kConfig, the first change, the 200) carried
+  // 202 changes.
+  EXPECT_EQ(status()["controlplane"]["transactions_pushed"], 3u);
+  EXPECT_EQ(status()["controlplane"]["changes_pushed"], 202u);
 }
 
 TEST_F(Pipeline, LimitsAndSeedComeFromTheDataplane) {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/config_digest.h"
 #include "common/control_segment.h"
 
 namespace sluice::test {
@@ -88,7 +89,11 @@ class FakeDataplane {
         ack.h = {MsgType::kAck, 0, assembler.txn_id()};
         if (result == TransactionAssembler::Result::kCommitted && mode == Mode::kAck) {
           std::lock_guard<std::mutex> lock(mu_);
-          applied_.push_back(assembler.take());
+          const std::string error = apply_delta(current_, assembler.take());
+          if (!error.empty()) throw std::logic_error("fake dataplane: " + error);
+          applied_.push_back(current_);
+          segment_->header().applied_digest.store(config_digest(current_),
+                                                  std::memory_order_release);
           ack.ok = 1;
           ack.generation = ++generation;
           segment_->header().applied_generation.store(generation, std::memory_order_release);
@@ -113,7 +118,8 @@ class FakeDataplane {
   std::atomic<Mode> mode_{Mode::kAck};
   std::atomic<bool> stop_{false};
   std::mutex mu_;
-  std::vector<TableConfig> applied_;
+  std::vector<TableConfig> applied_;  // the configuration after each commit
+  TableConfig current_;
   size_t commits_ = 0;
   std::thread thread_;
 };

@@ -66,11 +66,22 @@ TEST(FlowExplain, ExactPortFirstThenAllPorts) {
   TableConfig c;
   c.vips.push_back(make_vip(1, "192.0.2.10", 0, 7));
   c.vips.push_back(make_vip(2, "192.0.2.10", 80, 7));
-  const IpAddress a = *parse_ip_address("192.0.2.10");
-  EXPECT_EQ(match_vip(c, a, 80, 6)->id, 2u);
-  EXPECT_EQ(match_vip(c, a, 443, 6)->id, 1u);
-  EXPECT_EQ(match_vip(c, a, 80, 17), nullptr);
-  EXPECT_EQ(match_vip(c, *parse_ip_address("192.0.2.11"), 80, 6), nullptr);
+  FlowExplainer explainer;
+  auto vip_for = [&](const char* address, uint16_t port, uint8_t protocol) -> const VipConfig* {
+    FlowQuery q;
+    q.client = *parse_ip_address("203.0.113.7");
+    q.client_port = 40000;
+    q.vip = *parse_ip_address(address);
+    q.vip_port = port;
+    q.protocol = protocol;
+    FlowAnswer a;
+    EXPECT_EQ(explainer.explain(c, q, 0, a), "");
+    return a.vip;
+  };
+  EXPECT_EQ(vip_for("192.0.2.10", 80, 6)->id, 2u);
+  EXPECT_EQ(vip_for("192.0.2.10", 443, 6)->id, 1u);
+  EXPECT_EQ(vip_for("192.0.2.10", 80, 17), nullptr);
+  EXPECT_EQ(vip_for("192.0.2.11", 80, 6), nullptr);
 }
 
 TEST(FlowExplain, OnlyActiveWeightedBackendsTakeNewFlows) {

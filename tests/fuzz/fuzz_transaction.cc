@@ -1,22 +1,24 @@
 // Fuzz target: the dataplane's end of the control channel. The input is a
 // stream of 256-byte command-ring records (the last one zero-padded), fed
 // one by one to TransactionAssembler::feed as the dataplane's control
-// channel does. Whatever it commits then goes where a commit goes:
-// validate_table_config, and if that accepts it, dp::build_tables.
+// channel does. Whatever it commits then goes where a commit goes: the
+// dataplane's TableBuilder, on top of everything committed before.
 //
 // Invariants:
 //  - feed never crashes; kError comes with a message;
-//  - kCommitted only on a commit record whose transaction id and counts
-//    match the latest begin (with our ABI version), and the config taken is
-//    exactly the VIP and backend records of that transaction, in order
-//    (checked against the harness's own log of the records, not against
-//    the assembler's logic);
-//  - a committed config survives encode_transaction -> feed unchanged;
-//  - validate_table_config accepting it means build_tables builds it: every
-//    VIP is found under its own key, every Maglev slot holds 0 or an active,
-//    weighted backend of that VIP, and no slot is 0 while one exists.
-// Configs whose Maglev tables would exceed kMaxBuildSlots in all are
-// validated but not built, to keep each input fast (table size goes to
+//  - kCommitted only on a commit record whose transaction id and record
+//    count match the latest begin (with our ABI version), and the delta
+//    taken is exactly the records of that transaction, in order (checked
+//    against the harness's own log of the records, not against the
+//    assembler's logic);
+//  - a committed delta survives encode_transaction -> feed unchanged;
+//  - the builder accepts a delta exactly when the reference model
+//    (apply_delta on the configuration so far, then validate_table_config)
+//    does; then its digest is the model's, every VIP is found under its own
+//    key, every Maglev slot holds 0 or an active, weighted backend of that
+//    VIP, and no slot is 0 while one exists; when it refuses, nothing
+//    changes.
+// The table memory budget keeps each input fast (table size goes to
 // 16777213 per VIP; building that is a memory and time test, not a fuzz
 // input).
 #include <algorithm>
@@ -29,9 +31,11 @@
 #include <string>
 #include <vector>
 
+#include "common/config_digest.h"
 #include "common/control_segment.h"
 #include "common/table_config.h"
-#include "dataplane/tables.h"
+#include "common/table_delta.h"
+#include "dataplane/table_builder.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -39,81 +43,80 @@ namespace {
 using namespace sluice;
 
 constexpr size_t kMaxRecords = 512;
-constexpr uint64_t kMaxBuildSlots = 1u << 21;
+constexpr uint64_t kBudgetBytes = uint64_t{8} << 20;  // about 2M Maglev slots
 
 // Outcomes over all inputs, printed at exit: how far the run got.
 struct Totals {
-  uint64_t records = 0, errors = 0, committed = 0, valid = 0, built = 0, too_big_to_build = 0;
+  uint64_t records = 0, errors = 0, committed = 0, valid = 0, built = 0, refused = 0;
 } g_totals;
 
 void print_totals() {
   std::fprintf(stderr,
                "fuzz_transaction: over all inputs: records=%llu errors=%llu committed=%llu "
-               "valid=%llu built=%llu not_built_size=%llu\n",
+               "valid=%llu built=%llu refused=%llu\n",
                static_cast<unsigned long long>(g_totals.records),
                static_cast<unsigned long long>(g_totals.errors),
                static_cast<unsigned long long>(g_totals.committed),
                static_cast<unsigned long long>(g_totals.valid),
                static_cast<unsigned long long>(g_totals.built),
-               static_cast<unsigned long long>(g_totals.too_big_to_build));
+               static_cast<unsigned long long>(g_totals.refused));
 }
 
 bool same_address(const IpAddress& a, uint8_t family, const uint8_t* bytes) {
   return a.family == family && std::memcmp(a.bytes, bytes, 16) == 0;
 }
 
-// The committed config against the records of its transaction, in order:
-// each VIP record followed by its backend records.
-void check_against_records(const TableConfig& c, const std::vector<Record>& records) {
+void check_vip(const VipConfig& vip, const VipMsg& v) {
+  FUZZ_CHECK(vip.id == v.id && vip.table_size == v.table_size && vip.protocol == v.protocol &&
+                 static_cast<uint8_t>(vip.encap) == v.encap && vip.port == v.port &&
+                 same_address(vip.address, v.family, v.address),
+             "VIP " + std::to_string(v.id) + " differs from its record");
+}
+
+void check_backend(const BackendConfig& be, const BackendMsg& b) {
+  FUZZ_CHECK(b.name_len <= kMaxBackendNameLen && be.name == std::string(b.name, b.name_len),
+             "backend name");
+  FUZZ_CHECK(be.id == b.id && be.weight == b.weight && static_cast<uint8_t>(be.state) == b.state &&
+                 same_address(be.address, b.family, b.address),
+             "backend " + std::to_string(b.id) + " differs from its record");
+}
+
+// The committed delta against the records of its transaction, in order:
+// VIP deletes, each VIP record followed by its backend records, backend
+// deletes, backend upserts.
+void check_against_records(const TableDelta& d, const std::vector<Record>& records) {
   size_t next = 0;
-  for (const VipConfig& vip : c.vips) {
-    FUZZ_CHECK(next < records.size(), "more VIPs than VIP records");
-    const auto v = from_record<VipMsg>(records[next++]);
-    FUZZ_CHECK(v.h.type == MsgType::kVip, "a VIP where the records have a backend");
-    FUZZ_CHECK(vip.id == v.id && vip.table_size == v.table_size && vip.protocol == v.protocol &&
-                   static_cast<uint8_t>(vip.encap) == v.encap && vip.port == v.port &&
-                   same_address(vip.address, v.family, v.address),
-               "VIP " + std::to_string(v.id) + " differs from its record");
+  auto take = [&](MsgType type) -> const Record& {
+    FUZZ_CHECK(next < records.size(), "more delta items than records");
+    FUZZ_CHECK(from_record<MsgHeader>(records[next]).type == type, "record of another kind");
+    return records[next++];
+  };
+  for (uint32_t id : d.vip_deletes) {
+    FUZZ_CHECK(from_record<DeleteMsg>(take(MsgType::kVipDelete)).vip_id == id, "VIP delete");
+  }
+  for (const VipConfig& vip : d.vip_upserts) {
+    check_vip(vip, from_record<VipMsg>(take(MsgType::kVip)));
     for (const BackendConfig& be : vip.backends) {
-      FUZZ_CHECK(next < records.size(), "more backends than backend records");
-      const auto b = from_record<BackendMsg>(records[next++]);
-      FUZZ_CHECK(b.h.type == MsgType::kBackend, "a backend where the records have a VIP");
+      const auto b = from_record<BackendMsg>(take(MsgType::kBackend));
       FUZZ_CHECK(b.vip_id == vip.id, "backend record of another VIP");
-      FUZZ_CHECK(b.name_len <= kMaxBackendNameLen && be.name == std::string(b.name, b.name_len),
-                 "backend name");
-      FUZZ_CHECK(be.id == b.id && be.weight == b.weight &&
-                     static_cast<uint8_t>(be.state) == b.state &&
-                     same_address(be.address, b.family, b.address),
-                 "backend " + std::to_string(b.id) + " differs from its record");
+      check_backend(be, b);
     }
   }
-  FUZZ_CHECK(next == records.size(), "records left over after the last VIP");
-}
-
-bool same_config(const TableConfig& a, const TableConfig& b) {
-  if (a.vips.size() != b.vips.size()) return false;
-  for (size_t i = 0; i < a.vips.size(); ++i) {
-    const VipConfig &x = a.vips[i], &y = b.vips[i];
-    if (x.id != y.id || x.table_size != y.table_size || x.protocol != y.protocol ||
-        x.encap != y.encap || x.port != y.port ||
-        !same_address(x.address, y.address.family, y.address.bytes) ||
-        x.backends.size() != y.backends.size()) {
-      return false;
-    }
-    for (size_t j = 0; j < x.backends.size(); ++j) {
-      const BackendConfig &p = x.backends[j], &q = y.backends[j];
-      if (p.id != q.id || p.name != q.name || p.weight != q.weight || p.state != q.state ||
-          !same_address(p.address, q.address.family, q.address.bytes)) {
-        return false;
-      }
-    }
+  for (const BackendDelete& bd : d.backend_deletes) {
+    const auto m = from_record<DeleteMsg>(take(MsgType::kBackendDelete));
+    FUZZ_CHECK(m.vip_id == bd.vip_id && m.backend_id == bd.backend_id, "backend delete");
   }
-  return true;
+  for (const BackendUpsert& u : d.backend_upserts) {
+    const auto b = from_record<BackendMsg>(take(MsgType::kBackendUpsert));
+    FUZZ_CHECK(b.vip_id == u.vip_id, "backend upsert of another VIP");
+    check_backend(u.backend, b);
+  }
+  FUZZ_CHECK(next == records.size(), "records left over after the delta");
 }
 
-void check_round_trip(const TableConfig& c, uint64_t txn_id) {
+void check_round_trip(const TableDelta& d, uint64_t txn_id) {
   TransactionAssembler again;
-  const std::vector<Record> records = encode_transaction(c, txn_id);
+  const std::vector<Record> records = encode_transaction(d, txn_id);
   for (size_t i = 0; i < records.size(); ++i) {
     const auto r = again.feed(records[i]);
     const bool last = i + 1 == records.size();
@@ -121,29 +124,42 @@ void check_round_trip(const TableConfig& c, uint64_t txn_id) {
                           : TransactionAssembler::Result::kPending),
                "re-encoded transaction, record " + std::to_string(i) + ": " + again.error());
   }
-  FUZZ_CHECK(same_config(again.take(), c), "the config changed on the way through the channel");
+  FUZZ_CHECK(encode_transaction(again.take(), txn_id) == records,
+             "the delta changed on the way through the channel");
 }
 
-void check_build(const TableConfig& c) {
+TableLimits fuzz_limits() {
   TableLimits limits;
   limits.max_vips = 64;
   limits.max_backend_id = 1024;
-  const std::string invalid = validate_table_config(c, limits);
-  if (!invalid.empty()) return;
-  ++g_totals.valid;
-  uint64_t slots = 0;
-  for (const VipConfig& v : c.vips) slots += v.table_size;
-  if (slots > kMaxBuildSlots) {
-    ++g_totals.too_big_to_build;
+  limits.table_memory_budget = kBudgetBytes;
+  return limits;
+}
+
+// The builder against the reference model, then the snapshot's contents.
+void check_build(dp::TableBuilder& builder, TableConfig& model, const TableDelta& d,
+                 uint64_t generation) {
+  const TableLimits limits = fuzz_limits();
+  TableConfig next = model;
+  bool valid = apply_delta(next, d).empty();
+  valid = valid && validate_table_config(next, limits).empty();
+  const uint64_t digest_before = builder.digest();
+  const dp::TableBuilder::Result r = builder.build(d, generation);
+  FUZZ_CHECK((r.snapshot != nullptr) == valid,
+             valid ? "the builder refused what the model accepts: " + r.error
+                   : std::string("the builder accepted what the model refuses"));
+  if (!r.snapshot) {
+    ++g_totals.refused;
+    FUZZ_CHECK(builder.digest() == digest_before, "a refused build changed the digest");
     return;
   }
+  ++g_totals.valid;
   ++g_totals.built;
-
-  std::string error;
-  const auto t = dp::build_tables(c, limits, 1, error);
-  FUZZ_CHECK(t != nullptr, "validate_table_config accepted what build_tables refused: " + error);
-  FUZZ_CHECK(t->vips.size() == c.vips.size());
-  for (const VipConfig& v : c.vips) {
+  model = std::move(next);
+  FUZZ_CHECK(builder.digest() == config_digest(model), "digest differs from the model's");
+  const auto& t = r.snapshot;
+  FUZZ_CHECK(t->vips.size() == model.vips.size());
+  for (const VipConfig& v : model.vips) {
     const uint16_t port_be = static_cast<uint16_t>(v.port >> 8 | v.port << 8);
     const dp::VipEntry* e = t->find_vip(v.address.family, v.address.bytes, port_be, v.protocol);
     FUZZ_CHECK(e != nullptr && e->id == v.id, "VIP " + std::to_string(v.id) + " not found");
@@ -152,6 +168,7 @@ void check_build(const TableConfig& c) {
     bool takes_flows = false;
     for (const BackendConfig& be : v.backends) {
       takes_flows = takes_flows || (be.state == BackendState::kActive && be.weight > 0);
+      FUZZ_CHECK(t->backends[be.id].vip_id == v.id, "backend entry of another VIP");
     }
     for (uint32_t s = 0; s < e->maglev_size; ++s) {
       const uint32_t id = e->maglev[s];
@@ -165,7 +182,6 @@ void check_build(const TableConfig& c) {
       }
       FUZZ_CHECK(ok, "Maglev slot holds backend " + std::to_string(id) +
                          ", which is no active weighted backend of VIP " + std::to_string(v.id));
-      FUZZ_CHECK(t->backends[id].vip_id == v.id);
     }
   }
 }
@@ -231,6 +247,9 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   [[maybe_unused]] static const int registered = std::atexit(print_totals);
   TransactionAssembler assembler;
+  dp::TableBuilder builder(fuzz_limits());
+  TableConfig model;  // what the committed deltas add up to
+  uint64_t generation = 0;
   // The harness's own log: the latest begin and the records of its
   // transaction since.
   bool begun = false;
@@ -264,19 +283,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                    assembler.txn_id() == h.txn_id,
                "committed a transaction that was never begun");
     const auto commit = from_record<TxnCommitMsg>(r);
-    FUZZ_CHECK(commit.vip_count == begin.vip_count && commit.backend_count == begin.backend_count,
-               "committed although the commit's counts differ from the begin's");
-    const TableConfig config = assembler.take();
-    size_t backends = 0;
-    for (const VipConfig& v : config.vips) backends += v.backends.size();
-    FUZZ_CHECK(config.vips.size() == commit.vip_count && backends == commit.backend_count,
-               "committed " + std::to_string(config.vips.size()) + " VIPs and " +
-                   std::to_string(backends) + " backends against counts " +
-                   std::to_string(commit.vip_count) + " and " +
-                   std::to_string(commit.backend_count));
-    check_against_records(config, records);
-    check_round_trip(config, h.txn_id);
-    check_build(config);
+    FUZZ_CHECK(commit.records == begin.records && records.size() == commit.records,
+               "committed although the record counts differ");
+    const TableDelta delta = assembler.take();
+    FUZZ_CHECK(delta.full == ((begin.flags & kTxnFull) != 0), "full flag lost");
+    check_against_records(delta, records);
+    check_round_trip(delta, h.txn_id);
+    check_build(builder, model, delta, ++generation);
     begun = false;
     records.clear();
   }

@@ -163,8 +163,10 @@ void packets() {
 }
 
 void transactions() {
-  using sluice::encode_transaction;
   using sluice::Record;
+  auto encode_transaction = [](const sluice::TableConfig& c, uint64_t txn) {
+    return sluice::encode_transaction(sluice::full_delta(c), txn);
+  };
   auto write_records = [](const std::string& name, const std::vector<Record>& records) {
     Bytes b;
     for (const Record& r : records) b.insert(b.end(), r.begin(), r.end());
@@ -183,6 +185,19 @@ void transactions() {
   const std::vector<Record> whole = encode_transaction(tables, 11);
   torn.insert(torn.end(), whole.begin(), whole.end());
   write_records("torn-then-whole", torn);
+  // The whole state, then deltas on it: one backend drained, one VIP gone.
+  sluice::TableConfig drained = tables;
+  drained.vips[0].backends[0].state = sluice::BackendState::kDraining;
+  std::vector<Record> deltas = encode_transaction(tables, 12);
+  for (const Record& r : sluice::encode_transaction(sluice::diff_configs(tables, drained), 13)) {
+    deltas.push_back(r);
+  }
+  sluice::TableConfig fewer = drained;
+  fewer.vips.pop_back();
+  for (const Record& r : sluice::encode_transaction(sluice::diff_configs(drained, fewer), 14)) {
+    deltas.push_back(r);
+  }
+  write_records("whole-then-deltas", deltas);
 }
 
 void api() {

@@ -221,12 +221,14 @@ def session_with_dataplane(s):
         C("dp-backend-add", f"backend add {VIP} web-4 198.51.100.4"),
         C("dp-backend-set-weight-json", f"backend set-weight {VIP} web-4 2 -o json"),
         C("dp-flow-explain", "flow explain 203.0.113.7 40000 192.0.2.10 80 tcp"),
-        # Exit code 6: the dataplane is stopped (SIGSTOP), so it cannot
-        # acknowledge within the control plane's --ack-timeout-ms.
-        C("dataplane-refused", f"backend drain {VIP} web-1",
+        # Exit code 7: the dataplane is stopped (SIGSTOP), so it cannot
+        # acknowledge within the control plane's --ack-timeout-ms; the
+        # outcome is not known, so the answer is "pending", never "nothing
+        # changed".
+        C("dataplane-pending", f"backend drain {VIP} web-1",
           before=s.stop_dataplane, after=s.continue_dataplane),
-        # ... and nothing changed: web-1 is still active.
-        C("dp-after-refusal", f"backend list {VIP}"),
+        # ... and the change is the desired state: web-1 is draining.
+        C("dp-after-pending", f"backend list {VIP}"),
     ]
 
 
@@ -306,7 +308,8 @@ class Session:
              "-l", "0,1", "--vdev", "net_null0", "--",
              "--instance", self.instance, "--next-hop-mac", "02:00:00:00:00:fe",
              "--outer-src-v4", "192.0.2.1", "--outer-src-v6", "2001:db8::1",
-             "--flows-per-lcore", "1024", "--idle-backoff-us", "100"],
+             "--flows-per-lcore", "1024", "--idle-backoff-us", "100",
+             "--table-memory-mb", "256"],
             stdout=self.dp_log, stderr=subprocess.STDOUT)
         # Attached and acknowledged the state: the dataplane cases start from
         # a dataplane that forwards with the control plane's tables.

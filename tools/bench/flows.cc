@@ -1,5 +1,8 @@
 #include "tools/bench/flows.h"
 
+#include "common/flow_key.h"
+
+#include <rte_byteorder.h>
 #include <rte_cycles.h>
 
 #include <algorithm>
@@ -13,18 +16,12 @@ FlowPlanner::FlowPlanner(const World& world)
     : world_(world), mask_(world.conn_buckets() - 1), fill_(world.conn_buckets(), 0) {}
 
 FlowKey FlowPlanner::key_of(uint32_t flow) const {
-  // The layout parse_packet fills (common/hash.h): addresses in 16 bytes,
-  // ports as on the wire.
+  // The key the worker builds for the flow's packets: the one function in
+  // common/flow_key.h.
   const Endpoint c = client_endpoint(world_.spec().family, flow);
   const Endpoint& v = world_.vip_of(flow);
-  FlowKey k{};
-  std::memcpy(k.src, c.addr, 16);
-  std::memcpy(k.dst, v.addr, 16);
-  k.src_port = c.port_be;
-  k.dst_port = v.port_be;
-  k.protocol = 6;
-  k.family = world_.spec().family;
-  return k;
+  return make_flow_key(world_.spec().family, c.addr, rte_be_to_cpu_16(c.port_be), v.addr,
+                       rte_be_to_cpu_16(v.port_be), 6);
 }
 
 FlowHash FlowPlanner::hash_of(uint32_t flow) const {

@@ -17,6 +17,7 @@
 #include "dataplane/program_start.h"
 #include "tools/bench/engine.h"
 #include "tools/bench/micro.h"
+#include "tools/bench/table_change.h"
 #include "tools/bench/options.h"
 #include "tools/bench/report.h"
 #include "tools/bench/ring_ports.h"
@@ -103,6 +104,7 @@ int main(int argc, char** argv) {
     run_scenarios(rc);
     run_sweeps(rc);
     run_micro(rc);
+    if (selected(opt, "table-change")) run_table_change(rc);
   }
   evaluate_targets(results);
   results.wall_seconds =

@@ -1,7 +1,6 @@
 // One-off figures: Maglev table build time (maglev_build, M=65537 with
 // 1,000 backends and M=655373 with 10,000), connection-table memory per
-// entry and per lcore, and the time from a 1-VIP/100-backend change pushed
-// on a real control segment's command ring to its acknowledgement.
+// entry and per lcore.
 // Main lcore.
 #pragma once
 

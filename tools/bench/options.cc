@@ -64,7 +64,7 @@ const std::vector<std::string>& scenario_names() {
       "floor",          "established-hot", "established-1M",  "new-flow",
       "new-flow-full",  "mixed",           "not-for-us",      "icmp-error",
       "ring-loop",      "sweep-flows",     "sweep-vips",      "sweep-backends",
-      "maglev-build",   "conn-memory",     "apply-latency"};
+      "maglev-build",   "conn-memory",     "table-change"};
   return names;
 }
 
@@ -82,7 +82,7 @@ std::string options_help() {
          "Drives sluice::dp::process_burst, the function lb-dataplane's workers run, on one\n"
          "lcore over pre-built mbufs, and reports ns, cycles and Mpps per packet for each\n"
          "scenario (IPv4/IPv6 clients, IPIP/GUE), scaling sweeps (flows, VIPs, backends),\n"
-         "Maglev build time, connection-table memory and table apply latency. Every measured\n"
+         "Maglev build time, connection-table memory and table changes at 1, 100 and 4,096 VIPs. Every measured\n"
          "pass is checked against the verdict counters; a mismatch makes the exit status 1.\n"
          "The ring-loop ports (net_ring) are created by lb-bench itself.\n\n"
          "Example (no hugepages, one lcore):\n"

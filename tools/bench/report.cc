@@ -118,7 +118,7 @@ void sweep_table(std::ostringstream& out, const Results& r, const std::string& s
 }
 
 nlohmann::ordered_json summary_json(const Summary& s) {
-  return {{"median", s.median}, {"min", s.min}, {"max", s.max}};
+  return {{"median", s.median}, {"min", s.min}, {"max", s.max}, {"p99", s.p99}};
 }
 
 }  // namespace
@@ -175,15 +175,19 @@ std::string text_report(const Results& r) {
         << " MiB per worker lcore; counters " << fmt("%.2f", static_cast<double>(m.counter_bytes) / (1 << 20))
         << " MiB per worker lcore at default limits\n";
   }
-  if (r.have_apply) {
-    const ApplyFigure& a = r.apply;
-    out << "\nTable change to acknowledgement, through the shared-memory command ring\n"
-        << "  transaction pushed, applied by the ControlChannel on another thread, ack read; "
-        << a.vips << " VIP / " << a.backends
-        << " backends (M=" << a.table_size << "), one backend's state changed, " << a.reps
-        << " changes: " << fmt("%.0f us", a.wall_us.median) << fmt(" (%.0f-", a.wall_us.min)
-        << fmt("%.0f)", a.wall_us.max) << ", of which validation and build "
-        << fmt("%.0f us", a.build_us.median) << "\n";
+  if (!r.changes.empty()) {
+    out << "\nTable change at scale, through the shared-memory command ring to the acknowledgement\n"
+        << "  (ControlChannel polled as lb-dataplane's main lcore does; builds on its builder thread)\n";
+    for (const ChangeFigure& c : r.changes) {
+      out << "  " << c.vips << " VIPs x " << c.backends_per_vip << " backends, M=" << c.table_size
+          << ": all in one transaction " << fmt("%.1f ms", c.initial_apply_ms)
+          << fmt(" (oldest heartbeat %.1f ms)", c.initial_max_heartbeat_ms)
+          << "; one backend's state as a delta " << fmt("%.0f us", c.delta_wall_us.median)
+          << fmt(" median, %.0f us p99", c.delta_wall_us.p99)
+          << fmt(" (build %.0f us)", c.delta_build_us.median) << " over " << c.reps
+          << " changes; as the whole state " << fmt("%.0f us", c.whole_wall_us.median)
+          << " median over " << c.whole_reps << "\n";
+    }
   }
   if (!r.targets.empty()) {
     out << "\nTargets (reported, never asserted)\n";
@@ -280,15 +284,21 @@ std::string json_report(const Results& r) {
                         {"default_bytes", m.default_bytes},
                         {"counter_bytes_per_lcore", m.counter_bytes}};
   }
-  if (r.have_apply) {
-    const ApplyFigure& a = r.apply;
-    j["apply"] = {{"what", "change to acknowledgement over the command ring"},
-                  {"vips", a.vips},
-                  {"backends", a.backends},
-                  {"table_size", a.table_size},
-                  {"changes", a.reps},
-                  {"wall_us", summary_json(a.wall_us)},
-                  {"build_us", summary_json(a.build_us)}};
+  if (!r.changes.empty()) {
+    ordered_json changes = ordered_json::array();
+    for (const ChangeFigure& c : r.changes) {
+      changes.push_back({{"vips", c.vips},
+                         {"backends_per_vip", c.backends_per_vip},
+                         {"table_size", c.table_size},
+                         {"initial_apply_ms", c.initial_apply_ms},
+                         {"initial_max_heartbeat_ms", c.initial_max_heartbeat_ms},
+                         {"delta_changes", c.reps},
+                         {"delta_wall_us", summary_json(c.delta_wall_us)},
+                         {"delta_build_us", summary_json(c.delta_build_us)},
+                         {"whole_state_changes", c.whole_reps},
+                         {"whole_state_wall_us", summary_json(c.whole_wall_us)}});
+    }
+    j["table_change"] = std::move(changes);
   }
   ordered_json targets = ordered_json::array();
   for (const TargetResult& t : r.targets) {

@@ -12,6 +12,7 @@ Summary summarize(std::vector<double> values) {
   s.min = values.front();
   s.max = values.back();
   s.median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+  s.p99 = values[std::min(n - 1, (n * 99 + 99) / 100 - 1)];
   return s;
 }
 

@@ -15,6 +15,7 @@ struct Summary {
   double median = 0;
   double min = 0;
   double max = 0;
+  double p99 = 0;  // nearest rank
 };
 
 Summary summarize(std::vector<double> values);
@@ -63,13 +64,18 @@ struct MemoryFigure {
   uint64_t counter_bytes = 0;    // per-lcore, per-VIP and per-backend counters at default limits
 };
 
-struct ApplyFigure {
+// A table change through the command ring (tools/bench/table_change.cc).
+struct ChangeFigure {
   uint32_t vips = 0;
-  uint32_t backends = 0;
+  uint32_t backends_per_vip = 0;
   uint32_t table_size = 0;
+  double initial_apply_ms = 0;          // every VIP in one transaction
+  double initial_max_heartbeat_ms = 0;  // oldest heartbeat seen meanwhile
   uint32_t reps = 0;
-  Summary wall_us;   // first record pushed to acknowledgement read
-  Summary build_us;  // ApplyResult::build_ns
+  Summary delta_wall_us;   // one backend's state as a delta: first record to ack
+  Summary delta_build_us;  // the dataplane's own validate + build
+  uint32_t whole_reps = 0;
+  Summary whole_wall_us;   // the same change sent as the whole state
 };
 
 struct TargetResult {
@@ -89,8 +95,7 @@ struct Results {
   std::vector<MaglevFigure> maglev;
   bool have_memory = false;
   MemoryFigure memory;
-  bool have_apply = false;
-  ApplyFigure apply;
+  std::vector<ChangeFigure> changes;
   std::vector<TargetResult> targets;
   std::vector<std::string> failures;
   double wall_seconds = 0;

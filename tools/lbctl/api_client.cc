@@ -96,7 +96,7 @@ json ApiClient::call(const json& request) {
     throw CliError(Exit::kInvalid,
                    "the request is " + std::to_string(line.size()) +
                        " bytes; the control API takes at most " + std::to_string(kMaxRequestBytes) +
-                       " (1 MiB)",
+                       " (64 MiB)",
                    "make the configuration smaller (fewer VIPs or backends per apply)");
   }
   line += '\n';
@@ -125,8 +125,8 @@ json ApiClient::call(const json& request) {
       throw CliError(
           Exit::kUnreachable,
           "lb-controlplane did not answer within " + std::to_string(timeout_.count()) + " ms",
-          "check lb-controlplane's log; a change may wait for the dataplane's "
-          "acknowledgement, so raise --timeout-ms if that is slow");
+          "a change sent may still be applied: run 'lbctl status' (in sync, config digest) "
+          "before retrying, and raise --timeout-ms for very large changes");
     }
     char chunk[65536];
     const ssize_t n = recv(fd_, chunk, sizeof chunk, 0);

@@ -13,11 +13,14 @@
 namespace sluice::lbctl {
 
 inline constexpr const char* kDefaultSocket = "/run/sluice/sluice.sock";
-inline constexpr int kDefaultTimeoutMs = 10000;
+// Long enough for a change of thousands of VIPs to be built and
+// acknowledged (lb-controlplane answers "pending" itself when a build stops
+// making progress for its --ack-timeout-ms).
+inline constexpr int kDefaultTimeoutMs = 60000;
 // The longest request line the control API takes, newline excluded
-// (docs/control-api.md: "at most 1 MiB"). lbctl refuses to send a longer one
-// rather than have the daemon answer an error and close the connection.
-inline constexpr size_t kMaxRequestBytes = 1u << 20;
+// (docs/control-api.md: "at most 64 MiB"). lbctl refuses to send a longer
+// one rather than have the daemon answer an error and close the connection.
+inline constexpr size_t kMaxRequestBytes = 64u << 20;
 // An answer longer than this is treated as garbage rather than buffered.
 inline constexpr size_t kMaxAnswerBytes = 256u << 20;
 

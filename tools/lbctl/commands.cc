@@ -108,6 +108,10 @@ Answer call(const Invocation& inv, ApiClient& client, const json& request, const
       hint = message.find("nothing changed") == std::string::npos ? "nothing changed; " : "";
       hint += "run 'lbctl status' to check the dataplane, then retry";
       break;
+    case Exit::kPending:
+      hint = "do not retry: the change is the desired state already; 'lbctl status' shows when "
+             "the dataplane is in sync";
+      break;
     default:
       hint = "see lb-controlplane's log (error code '" + code + "')";
       break;

@@ -7,6 +7,7 @@ Exit exit_for_daemon_code(std::string_view code) {
   if (code == "invalid") return Exit::kInvalid;
   if (code == "not_found") return Exit::kNotFound;
   if (code == "dataplane") return Exit::kDataplane;
+  if (code == "pending") return Exit::kPending;
   return Exit::kInternal;  // "internal", and anything newer than this lbctl
 }
 
@@ -21,8 +22,10 @@ const char* exit_codes_help() {
          "  4  not found: no such VIP or backend\n"
          "  5  control plane unreachable: cannot connect, no answer in time, or the\n"
          "     connection closed without an answer\n"
-         "  6  the dataplane refused the change or did not acknowledge it in time;\n"
-         "     nothing changed\n";
+         "  6  the dataplane refused the change (it says why); nothing changed\n"
+         "  7  the change is accepted but the dataplane has not acknowledged it in\n"
+         "     time: the outcome is not known yet; lb-controlplane keeps pushing the\n"
+         "     desired state until it is acknowledged ('lbctl status' shows 'in sync')\n";
 }
 
 }  // namespace sluice::lbctl

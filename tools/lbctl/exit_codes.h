@@ -17,7 +17,8 @@ enum class Exit : int {
   kInvalid = 3,      // daemon code `invalid`, or a local parse failure of a value or file
   kNotFound = 4,     // daemon code `not_found`
   kUnreachable = 5,  // no connection, timeout, or closed without an answer
-  kDataplane = 6,    // daemon code `dataplane`: refused or not acknowledged; nothing changed
+  kDataplane = 6,    // daemon code `dataplane`: the dataplane refused; nothing changed
+  kPending = 7,      // daemon code `pending`: accepted, not acknowledged yet; converging
 };
 
 // The exit code for a daemon error code; kInternal for codes lbctl does not know.

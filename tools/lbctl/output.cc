@@ -213,6 +213,17 @@ std::string render_vip_show(const json& result) {
   return out;
 }
 
+namespace {
+
+std::string mib(const json& bytes) {
+  if (!bytes.is_number()) return cell(bytes);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", bytes.get<double>() / (1024.0 * 1024.0));
+  return buf;
+}
+
+}  // namespace
+
 std::string render_status(const json& result) {
   KeyValues kv;
   const json& dp = field(result, "dataplane");
@@ -232,9 +243,27 @@ std::string render_status(const json& result) {
     kv.add("uptime", up.is_number() ? format_duration(up.get<double>()) : cell(up), 1);
     const json& hb = field(dp, "heartbeat_age_ms");
     kv.add("heartbeat age", hb.is_number() ? cell(hb) + " ms" : cell(hb), 1);
+    kv.add("config digest", cell(dp, "config_digest"), 1);
+    // Busy is not dead: a build in progress says how far it got.
+    const json& b = field(dp, "building");
+    if (b.is_object()) {
+      const json& el = field(b, "elapsed_s");
+      kv.add("building",
+             "generation " + cell(b, "generation") + ": " + cell(b, "done_vips") + " of " +
+                 cell(b, "total_vips") + " VIPs" +
+                 (el.is_number() ? " (" + format_duration(el.get<double>()) + ")" : ""),
+             1);
+    } else {
+      kv.add("building", "no", 1);
+    }
+    kv.add("table memory", mib(field(dp, "table_memory_used_bytes")) + " of " +
+                               mib(field(dp, "table_memory_budget_bytes")) + " budget",
+           1);
+    kv.add("refused txns", cell(dp, "refused_transactions"), 1);
     add_unknown(kv, dp,
                 {"attached", "instance", "pid", "boot_id", "generation", "lcores", "uptime_s",
-                 "heartbeat_age_ms"},
+                 "heartbeat_age_ms", "config_digest", "building", "table_memory_used_bytes",
+                 "table_memory_budget_bytes", "refused_transactions"},
                 1);
   }
   const json& cp = field(result, "controlplane");
@@ -244,8 +273,19 @@ std::string render_status(const json& result) {
   kv.add("state file", cell(cp, "state_file"), 1);
   kv.add("vips", cell(cp, "vips"), 1);
   kv.add("backends", cell(cp, "backends"), 1);
+  kv.add("config digest", cell(cp, "config_digest"), 1);
   kv.add("in sync", yes_no(field(cp, "in_sync")), 1);
-  add_unknown(kv, cp, {"uptime_s", "state_file", "vips", "backends", "in_sync"}, 1);
+  if (field(cp, "sync_error").is_string()) kv.add("sync error", cell(cp, "sync_error"), 1);
+  kv.add("push in flight", yes_no(field(cp, "push_in_flight")), 1);
+  kv.add("queued changes", cell(cp, "queued_changes"), 1);
+  kv.add("pushes", cell(cp, "transactions_pushed") + " transactions carrying " +
+                       cell(cp, "changes_pushed") + " changes",
+         1);
+  add_unknown(kv, cp,
+              {"uptime_s", "state_file", "vips", "backends", "config_digest", "in_sync",
+               "sync_error", "push_in_flight", "queued_changes", "transactions_pushed",
+               "changes_pushed"},
+              1);
   return kv.render();
 }
 
