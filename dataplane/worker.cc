@@ -32,12 +32,6 @@ uint32_t seconds_to_ticks(uint64_t seconds, uint64_t tsc_hz, uint32_t shift) {
   return ticks > UINT32_MAX / 4 ? UINT32_MAX / 4 : static_cast<uint32_t>(ticks);
 }
 
-// Lemire's multiply-shift reduction: maps 32 hash bits onto [0, n) without
-// a division. Deterministic, so every host picks the same Maglev slot.
-inline uint32_t reduce(uint64_t hash, uint32_t n) {
-  return static_cast<uint32_t>(((hash >> 32) * n) >> 32);
-}
-
 }  // namespace
 
 WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublisher& tables,
@@ -119,7 +113,7 @@ struct BurstRunner {
     } else {
       count(Counter::conn_misses);
     }
-    const uint32_t id = vip.maglev[reduce(meta.hash.hash, vip.maglev_size)];
+    const uint32_t id = vip.maglev[maglev_slot(meta.hash.hash, vip.maglev_size)];
     if (id == kMaglevNoBackend || !may_insert) return id;
     count(Counter::new_flows);
     ctx.vip_counters_[vip.id].new_flows++;
@@ -273,7 +267,7 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
       rte_prefetch0(&t.backends[hits[i]->backend_id]);
     } else {
       const VipEntry& v = *meta[i].vip;
-      rte_prefetch0(&v.maglev[reduce(meta[i].hash.hash, v.maglev_size)]);
+      rte_prefetch0(&v.maglev[maglev_slot(meta[i].hash.hash, v.maglev_size)]);
     }
   }
 
