@@ -17,9 +17,16 @@ namespace sluice::cp {
 
 namespace {
 
-constexpr size_t kMaxConnections = 256;
 constexpr size_t kMaxPendingOutput = 4u << 20;  // stop reading a client that does not read
+// How long a departing connection is read and discarded: after a too-long
+// line, long enough for the client to finish sending up to 64 MiB; after
+// a refusal, an eviction or an idle timeout, enough for a request in flight.
 constexpr uint64_t kDiscardNs = 10'000'000'000;
+constexpr uint64_t kLingerNs = 1'000'000'000;
+
+ApiError unavailable(const std::string& what) {
+  return ApiError{ErrorCode::kUnavailable, what, ""};
+}
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -48,8 +55,10 @@ bool fill_address(const std::string& path, sockaddr_un& addr) {
 
 }  // namespace
 
-ApiServer::ApiServer(Handler handler, TooLong too_long)
-    : handler_(std::move(handler)), too_long_(std::move(too_long)) {}
+ApiServer::ApiServer(Handler handler, ErrorLine error_line, ApiServerLimits limits)
+    : handler_(std::move(handler)), error_line_(std::move(error_line)), limits_(limits) {
+  if (limits_.max_clients == 0) limits_.max_clients = 1;
+}
 
 ApiServer::~ApiServer() { shutdown(); }
 
@@ -111,18 +120,117 @@ void ApiServer::shutdown_listener() {
   if (stat(path_.c_str(), &st) == 0 && st.st_ino == inode_) unlink(path_.c_str());
 }
 
-void ApiServer::accept_all() {
+size_t ApiServer::active_connections() const {
+  size_t n = 0;
+  for (const auto& [id, c] : conns_) n += c.close_after ? 0 : 1;
+  return n;
+}
+
+ConnId ApiServer::idle_victim(ConnId except) const {
+  ConnId victim = 0;
+  uint64_t since = UINT64_MAX;
+  for (const auto& [id, c] : conns_) {
+    if (id == except || c.close_after || c.waiting) continue;
+    // Ties (accepted in one round) go to the older connection: map order.
+    if (c.last_active_ns < since) {
+      since = c.last_active_ns;
+      victim = id;
+    }
+  }
+  return victim;
+}
+
+void ApiServer::depart(Conn& c, const ApiError& why, uint64_t linger_ns, uint64_t now) {
+  c.in.clear();
+  c.out += error_line_(why);
+  c.close_after = true;
+  c.discard_until_ns = now + linger_ns;
+  flush(c);
+}
+
+void ApiServer::bound_departing() {
+  size_t departing = conns_.size() - active_connections();
+  // Oldest first (map order): they have had the longest to read their answer.
+  for (auto it = conns_.begin(); it != conns_.end() && departing > limits_.max_clients;) {
+    if (it->second.close_after) {
+      close(it->second.fd);
+      it = conns_.erase(it);
+      --departing;
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ApiServer::accept_all(uint64_t now) {
   for (;;) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or a transient error: the next round retries
-    if (conns_.size() >= kMaxConnections) {
-      close(fd);
-      continue;
+    ++counters_.accepted;
+    // The clock now, not at the start of the round: a connection accepted
+    // and answered earlier in this loop must count as more idle than this one.
+    now = monotonic_ns();
+    const ConnId id = next_id_++;
+    Conn& fresh = conns_[id];
+    fresh.fd = fd;
+    fresh.last_active_ns = now;
+    const std::string cap = std::to_string(limits_.max_clients);
+    if (active_connections() > limits_.max_clients) {
+      // Room for the newcomer, the one most likely to be an operator, at
+      // the expense of whoever has been idle the longest.
+      const ConnId victim = idle_victim(id);
+      if (victim != 0) {
+        ++counters_.evicted_idle;
+        depart(conns_.at(victim),
+               unavailable("closed to make room for a new client: lb-controlplane serves at most " +
+                           cap + " clients at once (--max-clients) and this connection was the "
+                           "one idle the longest"),
+               kLingerNs, now);
+      } else {
+        ++counters_.refused_busy;
+        depart(fresh,
+               unavailable("too many clients: all " + cap +
+                           " connections lb-controlplane serves at once (--max-clients) are "
+                           "waiting for answers; retry in a moment"),
+               kLingerNs, now);
+      }
+      bound_departing();
     }
-    Conn c;
-    c.fd = fd;
-    conns_.emplace(next_id_++, std::move(c));
+    // Serve what the newcomer has sent already, without waiting a round.
+    const auto it = conns_.find(id);
+    if (it != conns_.end() && !it->second.close_after) {
+      read_from(id, it->second);
+      process(id, it->second);
+    }
   }
+}
+
+void ApiServer::expire_idle(uint64_t now) {
+  const std::string ms = std::to_string(limits_.idle_timeout_ns / 1'000'000);
+  for (auto& [id, c] : conns_) {
+    // (last_active_ns may be a little later than `now`: set while this round ran.)
+    if (c.close_after || c.waiting || c.last_active_ns + limits_.idle_timeout_ns > now) continue;
+    ++counters_.idle_timeouts;
+    depart(c,
+           unavailable("closed after " + ms +
+                       " ms without a request (--client-idle-timeout-ms); reconnect to send more"),
+           kLingerNs, now);
+  }
+  bound_departing();
+}
+
+uint64_t ApiServer::next_deadline() const {
+  uint64_t next = UINT64_MAX;
+  for (const auto& [id, c] : conns_) {
+    uint64_t at = UINT64_MAX;
+    if (c.close_after) {
+      if (c.discard_until_ns != 0) at = c.discard_until_ns + 1;
+    } else if (!c.waiting) {
+      at = c.last_active_ns + limits_.idle_timeout_ns;
+    }
+    if (at < next) next = at;
+  }
+  return next;
 }
 
 void ApiServer::read_from(ConnId, Conn& c) {
@@ -130,7 +238,7 @@ void ApiServer::read_from(ConnId, Conn& c) {
   for (;;) {
     const ssize_t n = recv(c.fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
-      if (c.discard_until_ns == 0) c.in.append(buf, static_cast<size_t>(n));
+      c.in.append(buf, static_cast<size_t>(n));
       // Enough to tell a too-long line; the rest stays in the socket.
       if (c.in.size() > kMaxRequestBytes) return;
       continue;
@@ -151,13 +259,15 @@ void ApiServer::process(ConnId id, Conn& c) {
     if (nl == std::string::npos && c.in.size() <= kMaxRequestBytes && !(c.eof && !c.in.empty())) {
       break;
     }
+    const uint64_t now = monotonic_ns();
     if ((nl == std::string::npos && c.in.size() > kMaxRequestBytes) ||
         (nl != std::string::npos && nl > kMaxRequestBytes)) {
-      c.out += too_long_();
-      c.in.clear();
-      c.close_after = true;
-      c.discard_until_ns = monotonic_ns() + kDiscardNs;
-      break;
+      ++counters_.too_long;
+      depart(c,
+             usage_error("", "the request exceeds " + std::to_string(kMaxRequestBytes) +
+                                 " bytes (64 MiB); closing the connection"),
+             kDiscardNs, now);
+      return;
     }
     std::string line;
     if (nl == std::string::npos) {  // the last line, cut by end-of-file
@@ -167,8 +277,16 @@ void ApiServer::process(ConnId id, Conn& c) {
       line = c.in.substr(0, nl);
       c.in.erase(0, nl + 1);
     }
+    c.last_active_ns = now;
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank line
+    if (line.find_first_not_of(" \t") == std::string::npos) {
+      // Every line gets an answer, so a client never waits for one that
+      // will not come.
+      ++counters_.empty_lines;
+      c.out += error_line_(usage_error(
+          "", "empty request: send one JSON object per line, like {\"op\": \"status\"}"));
+      continue;
+    }
     std::optional<std::string> answer = handler_(id, line);
     if (answer) {
       c.out += *answer;
@@ -184,6 +302,7 @@ void ApiServer::flush(Conn& c) {
     const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       c.out.erase(0, static_cast<size_t>(n));
+      c.last_active_ns = monotonic_ns();  // a client taking its answer is not idle
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -205,6 +324,7 @@ void ApiServer::deliver(ConnId id, const std::string& answer_line) {
   if (it == conns_.end()) return;
   Conn& c = it->second;
   c.waiting = false;
+  c.last_active_ns = monotonic_ns();
   c.out += answer_line;
   process(id, c);
 }
@@ -221,47 +341,51 @@ void ApiServer::poll_once(uint64_t timeout_ns, const sigset_t* sigmask) {
   std::vector<ConnId> ids;
   fds.reserve(conns_.size() + 1);
   if (listen_fd_ >= 0) fds.push_back(pollfd{listen_fd_, POLLIN, 0});
-  const uint64_t now = monotonic_ns();
+  uint64_t now = monotonic_ns();
   for (auto& [id, c] : conns_) {
-    const bool discarding = c.discard_until_ns != 0;
+    const bool discarding = c.close_after && c.discard_until_ns != 0;
     short events = 0;
-    if (discarding ||
-        (!c.waiting && !c.eof && !c.close_after && c.out.size() < kMaxPendingOutput)) {
+    if ((discarding && !c.eof) ||
+        (!c.close_after && !c.waiting && !c.eof && c.out.size() < kMaxPendingOutput)) {
       events |= POLLIN;
     }
     if (!c.out.empty()) events |= POLLOUT;
-    if (discarding && now > c.discard_until_ns) events = 0;
     // A client that hung up while its answer is outstanding would report
     // POLLHUP on every round: leave it out until there is something to do.
-    const bool idle_hangup = c.eof && !discarding && c.out.empty();
+    const bool idle_hangup = c.eof && c.out.empty();
     fds.push_back(pollfd{idle_hangup ? -1 : c.fd, events, 0});
     ids.push_back(id);
+  }
+  // Wake for the next idle timeout or end of a linger.
+  const uint64_t deadline = next_deadline();
+  if (deadline != UINT64_MAX) {
+    const uint64_t until = deadline > now ? deadline - now : 0;
+    if (until < timeout_ns) timeout_ns = until;
   }
   timespec ts{static_cast<time_t>(timeout_ns / 1000000000),
               static_cast<long>(timeout_ns % 1000000000)};
   const int n = ppoll(fds.data(), fds.size(), &ts, sigmask);
   if (n < 0) return;  // EINTR: a signal; the caller looks at its flags
-  size_t i = 0;
-  if (listen_fd_ >= 0) {
-    if (fds[0].revents & POLLIN) accept_all();
-    i = 1;
-  }
+  now = monotonic_ns();
+  const bool can_accept = listen_fd_ >= 0 && (fds[0].revents & POLLIN) != 0;
+  size_t i = listen_fd_ >= 0 ? 1 : 0;
+  // Connections first, then newcomers: what the clients already connected
+  // sent this round counts for their idle clocks before anyone is evicted.
   for (size_t k = 0; k < ids.size(); ++k, ++i) {
     const auto it = conns_.find(ids[k]);
     if (it == conns_.end()) continue;
     Conn& c = it->second;
     const short rev = fds[i].revents;
     if (rev & (POLLIN | POLLHUP | POLLERR)) {
-      if (c.discard_until_ns != 0) {
+      if (c.close_after) {
         char buf[65536];
         ssize_t r;
         while ((r = recv(c.fd, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
         }
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
           c.eof = true;
-          c.discard_until_ns = 0;
         }
-      } else if (!c.waiting && !c.close_after) {
+      } else if (!c.waiting) {
         read_from(ids[k], c);
         process(ids[k], c);
       } else if (rev & (POLLHUP | POLLERR)) {
@@ -270,12 +394,17 @@ void ApiServer::poll_once(uint64_t timeout_ns, const sigset_t* sigmask) {
     }
     if (rev & POLLOUT) flush(c);
     const bool drained = c.out.empty();
-    const bool discard_over = c.discard_until_ns == 0 || monotonic_ns() > c.discard_until_ns;
-    if ((c.close_after && drained && discard_over) ||
-        (c.eof && !c.waiting && drained && c.in.empty())) {
+    // Departing: once the answer is out and the client has finished, or the
+    // linger is over whatever the client does.
+    const bool departed =
+        c.close_after && ((drained && (c.eof || c.discard_until_ns == 0)) ||
+                          (c.discard_until_ns != 0 && now > c.discard_until_ns));
+    if (departed || (!c.close_after && c.eof && !c.waiting && drained && c.in.empty())) {
       close_conn(ids[k]);
     }
   }
+  if (can_accept) accept_all(now);
+  expire_idle(now);
 }
 
 }  // namespace sluice::cp

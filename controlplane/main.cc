@@ -5,6 +5,7 @@
 // flight is finished (bounded by the ack timeout), the socket is removed;
 // the dataplane keeps forwarding with its tables (fail static).
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -51,6 +52,27 @@ std::string make_parent_dirs(const std::string& path) {
   return {};
 }
 
+// The control API may hold max_clients connections plus as many departing
+// ones (api_server.h); with the files the daemon keeps besides, that must
+// fit the descriptor limit, or accept() would fail with EMFILE and leave
+// the listener ready on every poll. Raises the soft limit if it can.
+std::string ensure_descriptors(uint32_t max_clients) {
+  const rlim_t need = rlim_t{max_clients} * 2 + 64;
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return {};
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= need ? need : lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need) {
+    return "--max-clients " + std::to_string(max_clients) + " needs " + std::to_string(need) +
+           " file descriptors; the limit is " + std::to_string(lim.rlim_cur) +
+           " (raise ulimit -n or lower --max-clients)";
+  }
+  return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,6 +80,7 @@ int main(int argc, char** argv) {
   auto parsed = parse_options(argc, argv, exit_code);
   if (!parsed) return exit_code;
   const Options opt = std::move(*parsed);
+  if (std::string e = ensure_descriptors(opt.max_clients); !e.empty()) return fatal(e);
 
   if (std::string e = make_parent_dirs(opt.state_file); !e.empty()) return fatal(e);
   int state_lock_fd = -1;  // held until exit
@@ -103,13 +126,12 @@ int main(int argc, char** argv) {
                         audit, [&](ConnId conn, const std::string& line) {
                           if (server_ptr != nullptr) server_ptr->deliver(conn, line);
                         });
+  ApiServerLimits server_limits;
+  server_limits.max_clients = opt.max_clients;
+  server_limits.idle_timeout_ns = uint64_t{opt.client_idle_timeout_ms} * 1'000'000;
   ApiServer server(
       [&](ConnId conn, const std::string& line) { return controller.handle(conn, line); },
-      [] {
-        return answer_line(
-            error_answer(usage_error("", "the request exceeds " + std::to_string(kMaxRequestBytes) +
-                                             " bytes (64 MiB); closing the connection")));
-      });
+      [](const ApiError& error) { return answer_line(error_answer(error)); }, server_limits);
   server_ptr = &server;
 
   // Signals are blocked except while poll() waits, so none is lost between

@@ -17,7 +17,8 @@ namespace {
 // Numbers are read as text and converted strictly: Boost's lexical_cast
 // turns "-1" into 2^64 - 1 for an unsigned option.
 struct RawNumbers {
-  std::string ack_timeout_ms = "5000", hash_seed = "0", max_vips = "4096", max_backend_id = "65535";
+  std::string ack_timeout_ms = "5000", hash_seed = "0", max_vips = "4096", max_backend_id = "65535",
+              max_clients = "64", client_idle_timeout_ms = "10000";
 };
 
 po::options_description daemon_options(Options& o, RawNumbers& raw) {
@@ -41,7 +42,15 @@ po::options_description daemon_options(Options& o, RawNumbers& raw) {
       ("max-vips", po::value(&raw.max_vips)->default_value(raw.max_vips),
        "Largest VIP id while no dataplane is attached (then the dataplane's limit).")
       ("max-backend-id", po::value(&raw.max_backend_id)->default_value(raw.max_backend_id),
-       "Largest backend id while no dataplane is attached (then the dataplane's limit).");
+       "Largest backend id while no dataplane is attached (then the dataplane's limit).")
+      ("max-clients", po::value(&raw.max_clients)->default_value(raw.max_clients),
+       "Control API connections served at once. A new one beyond it closes the connection "
+       "idle the longest (which gets an 'unavailable' answer), so idle clients never lock an "
+       "operator out; it is refused only while every connection waits for an answer.")
+      ("client-idle-timeout-ms",
+       po::value(&raw.client_idle_timeout_ms)->default_value(raw.client_idle_timeout_ms),
+       "A control API connection with no request and no answer outstanding for this long is "
+       "closed (with an 'unavailable' answer).");
   // clang-format on
   return desc;
 }
@@ -148,6 +157,15 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
     return fail("--max-backend-id '" + raw.max_backend_id + "' is not a number in [1, 16777216]");
   }
   o.max_backend_id = static_cast<uint32_t>(v);
+  if (!parse_number(raw.max_clients, 1, 65536, v)) {
+    return fail("--max-clients '" + raw.max_clients + "' is not a number in [1, 65536]");
+  }
+  o.max_clients = static_cast<uint32_t>(v);
+  if (!parse_number(raw.client_idle_timeout_ms, 100, 86400000, v)) {
+    return fail("--client-idle-timeout-ms '" + raw.client_idle_timeout_ms +
+                "' is not a number in [100, 86400000]");
+  }
+  o.client_idle_timeout_ms = static_cast<uint32_t>(v);
   exit_code = 0;
   return o;
 }

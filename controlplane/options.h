@@ -19,6 +19,8 @@ struct Options {
   uint64_t hash_seed = 0;    // flow.explain's seed while no dataplane is attached
   uint32_t max_vips = 4096;  // limits while no dataplane is attached
   uint32_t max_backend_id = 65535;
+  uint32_t max_clients = 64;                // control API connections at once
+  uint32_t client_idle_timeout_ms = 10000;  // a connection without a request is closed after it
 };
 
 // Returns the options, or nullopt after printing a message (stderr for

@@ -30,6 +30,19 @@ TEST(Options, DefaultsFollowTheInstance) {
   EXPECT_EQ(o->max_backend_id, 65535u);
   EXPECT_EQ(o->hash_seed, 0u);
   EXPECT_TRUE(o->audit_log.empty());
+  EXPECT_EQ(o->max_clients, 64u);
+  EXPECT_EQ(o->client_idle_timeout_ms, 10000u);
+}
+
+TEST(Options, ClientLimits) {
+  test::TempDir dir;
+  const std::string conf = dir.file("cp.conf");
+  test::write_all(conf, "max-clients = 8\nclient-idle-timeout-ms = 500\n");
+  int code = -1;
+  auto o = parse({"--config", conf, "--max-clients", "3"}, code);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->max_clients, 3u);
+  EXPECT_EQ(o->client_idle_timeout_ms, 500u);
 }
 
 TEST(Options, ConfigFileWithTheCommandLineWinning) {
@@ -60,6 +73,11 @@ TEST(Options, Refusals) {
                                              {"--max-vips", "0"},
                                              {"--max-backend-id", "16777217"},
                                              {"--hash-seed", "-1"},
+                                             {"--max-clients", "0"},
+                                             {"--max-clients", "65537"},
+                                             {"--max-clients", "-5"},
+                                             {"--client-idle-timeout-ms", "99"},
+                                             {"--client-idle-timeout-ms", "1e4"},
                                              {"--bogus"},
                                              {"--config", conf},
                                              {"--config", dir.file("missing.conf")}}) {
@@ -77,6 +95,8 @@ TEST(Options, Help) {
   EXPECT_EQ(code, 0);
   EXPECT_NE(out.find("--state-file"), std::string::npos);
   EXPECT_NE(out.find("--config"), std::string::npos);
+  EXPECT_NE(out.find("--max-clients"), std::string::npos);
+  EXPECT_NE(out.find("--client-idle-timeout-ms"), std::string::npos);
 }
 
 }  // namespace
