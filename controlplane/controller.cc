@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/config_digest.h"
+#include "common/json_strict.h"
 #include "common/control_segment.h"
 #include "common/table_delta.h"
 #include "controlplane/state_file.h"
@@ -76,10 +77,13 @@ std::optional<std::string> Controller::handle(ConnId conn, const std::string& li
           error_answer(usage_error("", "the request nests arrays and objects deeper than " +
                                            std::to_string(kMaxRequestDepth) + " levels")));
     }
-    const json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    json request;
+    JsonStrictError parse_error;
     const Operation* op = nullptr;
-    if (request.is_discarded()) {
-      answer = error_answer(usage_error("", "the request is not valid JSON"));
+    if (!parse_json_strict(line, request, parse_error)) {
+      // Not JSON, or a key twice in one object (which would otherwise let
+      // a later "op" override an earlier one).
+      answer = error_answer(ApiError{ErrorCode::kUsage, parse_error.message, parse_error.field});
     } else if (!request.is_object()) {
       answer = error_answer(usage_error("",
                                         "the request must be a JSON object like "

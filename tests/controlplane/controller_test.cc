@@ -347,6 +347,23 @@ TEST_F(Pipeline, ChangesQueuedBehindAPushAreCoalesced) {
   EXPECT_EQ(status()["controlplane"]["changes_pushed"], 202u);
 }
 
+TEST_F(Pipeline, ADuplicatedKeyIsRefusedAndChangesNothing) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  const size_t commits = dp.commits();
+  // A later "op" must not override the first one inside a request.
+  const json a = call(R"({"op": "status", "op": "vip.del", "vip": "192.0.2.10:80/tcp"})");
+  ASSERT_EQ(a["ok"], false) << a.dump();
+  EXPECT_EQ(a["error"]["code"], "usage");
+  EXPECT_EQ(a["error"]["field"], "op");
+  EXPECT_NE(a["error"]["message"].get<std::string>().find("duplicate key 'op'"),
+            std::string::npos)
+      << a.dump();
+  EXPECT_EQ(ctl_->state().config.vips.size(), 1u);
+  EXPECT_EQ(dp.commits(), commits);
+}
+
 TEST_F(Pipeline, LimitsAndSeedComeFromTheDataplane) {
   FakeDataplane dp(instance_);  // max_vips 64, hash seed 0x1234
   ASSERT_TRUE(wait_until([&] { return attached(); }));
