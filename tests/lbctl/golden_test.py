@@ -305,7 +305,7 @@ class Session:
         self.dp_log = open(os.path.join(self.tmp, "dataplane.log"), "w")
         self.dp = subprocess.Popen(
             [self.dataplane_bin, "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
-             "-l", "0,1", "--vdev", "net_null0", "--",
+             "-l", "0,1", "--vdev", "net_null0,no-rx=1", "--",
              "--instance", self.instance, "--next-hop-mac", "02:00:00:00:00:fe",
              "--outer-src-v4", "192.0.2.1", "--outer-src-v6", "2001:db8::1",
              "--flows-per-lcore", "1024", "--idle-backoff-us", "100",

@@ -142,9 +142,15 @@ const std::vector<CommandSpec>& command_table() {
        cmd_config_export},
       {"status", "", "Show the state of the control plane and the dataplane",
        "Shows whether a dataplane is attached (instance, pid, boot id, table\n"
-       "generation, worker lcores, uptime, heartbeat age) and the control plane's\n"
-       "state (uptime, state file, VIP and backend counts, whether the dataplane\n"
-       "has acknowledged the current state).",
+       "generation, worker lcores, uptime, heartbeat age, the digest of the\n"
+       "configuration it applied, a build in progress with how many VIPs are\n"
+       "built, table memory used and its budget, refused transactions) and the\n"
+       "control plane's state (uptime, state file, VIP and backend counts, the\n"
+       "digest of the desired configuration, whether the dataplane is in sync\n"
+       "with it, pushes in flight, queued changes, and how many changes the\n"
+       "transactions pushed so far carried). Equal digests on both sides mean\n"
+       "the dataplane forwards with exactly the desired configuration; equal\n"
+       "digests on two hosts mean they make the same choices.",
        {},
        {},
        {"lbctl status", "lbctl status -o json"},
