@@ -7,8 +7,9 @@
 // MAC is the port's or one of --accept-mac's (all unicast), so group-addressed
 // frames (broadcast, multicast) never reach a backend and are never answered
 // (RFC 1122 3.2.2, RFC 4443 2.4 e.2). Echo requests are classified as such
-// only when well formed: code 0, checksum right over the whole message (the
-// ICMPv6 pseudo-header included); fragments never get this far.
+// only with code 0, and answered only when icmp_checksum_ok() finds the
+// checksum right over the whole message (the ICMPv6 pseudo-header
+// included); fragments never get this far.
 #pragma once
 
 #include <cstdint>
@@ -78,14 +79,16 @@ inline bool drop(PacketMeta& m, Counter reason) {
 
 inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
-// Is the frame (at least 14 bytes) addressed to us? The port's MAC first,
-// then the group bit (I/G, the first byte's lowest bit), then the extra MACs.
-inline bool admit(const MacAdmission& a, PacketMeta& m, const uint8_t* frame) {
+// Is the frame (at least 14 bytes) addressed to us? The port's MAC first
+// (passed by value: it stays in registers across a burst), then the group
+// bit (I/G, the first byte's lowest bit), then the extra MACs.
+inline bool admit(MacAdmission::Mac port, const MacAdmission& a, PacketMeta& m,
+                  const uint8_t* frame) {
   uint32_t head;
   uint16_t tail;
   std::memcpy(&head, frame, 4);
   std::memcpy(&tail, frame + 4, 2);
-  if (((head ^ a.port.head) | static_cast<uint32_t>(tail ^ a.port.tail)) == 0) [[likely]] {
+  if (((head ^ port.head) | static_cast<uint32_t>(tail ^ port.tail)) == 0) [[likely]] {
     return true;
   }
   if ((frame[0] & 0x01) != 0) return drop(m, Counter::not_our_mac_group);
@@ -197,7 +200,7 @@ inline bool classify_l4(const TableSnapshot& t, PacketMeta& m, const uint8_t* fr
   const uint8_t type = l4[0];
   if (m.family == 4 ? type == net::kIcmpEchoRequest : type == net::kIcmpv6EchoRequest) {
     if (l4[1] != 0) return drop(m, Counter::drop_icmp_bad_code);
-    m.action = Action::kEchoRequest;  // once its checksum verifies (parse_packet)
+    m.action = Action::kEchoRequest;  // answered once its checksum verifies
     return true;
   }
   const bool error = m.family == 4
@@ -298,6 +301,26 @@ inline bool parse_l2_l3(const TableSnapshot& t, PacketMeta& m, const uint8_t* fr
   return drop(m, Counter::not_for_us);
 }
 
+}  // namespace parse_detail
+
+// Classifies `mbuf` against snapshot `t`, filling `m`. Returns false when
+// the packet is to be dropped (m.drop_reason says why). An echo request
+// still needs icmp_checksum_ok() before it is answered.
+inline bool parse_packet(const TableSnapshot& t, MacAdmission::Mac port_mac,
+                         const MacAdmission& macs, const rte_mbuf* mbuf, PacketMeta& m) {
+  using namespace parse_detail;
+  std::memset(&m.key, 0, sizeof m.key);
+  m.vip = nullptr;
+  const auto* frame = rte_pktmbuf_mtod(mbuf, const uint8_t*);
+  const uint32_t data_len = rte_pktmbuf_data_len(mbuf);
+  const uint32_t pkt_len = rte_pktmbuf_pkt_len(mbuf);
+  if (data_len < sizeof(net::EthernetHeader)) return drop(m, Counter::drop_truncated);
+  if (!admit(port_mac, macs, m, frame)) return false;
+  return parse_l2_l3(t, m, frame, data_len, pkt_len);
+}
+
+namespace parse_detail {
+
 // One's-complement sum (folded, raw memory-order words) of `len` bytes from
 // `off` across the chain; false if the chain is shorter. A segment that
 // starts at an odd offset of the range sums byte-swapped, which swapping
@@ -321,15 +344,18 @@ inline bool raw_sum_chain(const rte_mbuf* seg, uint32_t off, uint32_t len, uint3
   return done == len;
 }
 
+}  // namespace parse_detail
+
 // Does the ICMP / ICMPv6 message (from m.l4_offset to the end of the
-// datagram, possibly across segments) carry a correct checksum? Off the
-// common path: echo requests only.
-inline bool icmp_checksum_ok(const rte_mbuf* mbuf, const PacketMeta& m) {
+// datagram, possibly across segments) carry a correct checksum? For echo
+// requests, after parse_packet: off the forwarding path, and out of line.
+[[gnu::noinline, gnu::cold]] inline bool icmp_checksum_ok(const rte_mbuf* mbuf,
+                                                          const PacketMeta& m) {
   const uint32_t len = m.l2_len + m.l3_len - m.l4_offset;
   uint32_t sum = 0;
   if (m.l2_len + m.l3_len <= rte_pktmbuf_data_len(mbuf)) {
     sum = rte_raw_cksum(rte_pktmbuf_mtod_offset(mbuf, const uint8_t*, m.l4_offset), len);
-  } else if (!raw_sum_chain(mbuf, m.l4_offset, len, sum)) {
+  } else if (!parse_detail::raw_sum_chain(mbuf, m.l4_offset, len, sum)) {
     return false;
   }
   if (m.family == 6) {
@@ -343,27 +369,6 @@ inline bool icmp_checksum_ok(const rte_mbuf* mbuf, const PacketMeta& m) {
   sum = (sum & 0xFFFF) + (sum >> 16);
   sum = (sum & 0xFFFF) + (sum >> 16);
   return sum == 0xFFFF;
-}
-
-}  // namespace parse_detail
-
-// Classifies `mbuf` against snapshot `t`, filling `m`. Returns false when
-// the packet is to be dropped (m.drop_reason says why).
-inline bool parse_packet(const TableSnapshot& t, const MacAdmission& macs, const rte_mbuf* mbuf,
-                         PacketMeta& m) {
-  using namespace parse_detail;
-  std::memset(&m.key, 0, sizeof m.key);
-  m.vip = nullptr;
-  const auto* frame = rte_pktmbuf_mtod(mbuf, const uint8_t*);
-  const uint32_t data_len = rte_pktmbuf_data_len(mbuf);
-  const uint32_t pkt_len = rte_pktmbuf_pkt_len(mbuf);
-  if (data_len < sizeof(net::EthernetHeader)) return drop(m, Counter::drop_truncated);
-  if (!admit(macs, m, frame)) return false;
-  const bool ok = parse_l2_l3(t, m, frame, data_len, pkt_len);
-  if (ok && m.action == Action::kEchoRequest && !icmp_checksum_ok(mbuf, m)) {
-    return drop(m, Counter::drop_icmp_bad_checksum);
-  }
-  return ok;
 }
 
 }  // namespace sluice::dp

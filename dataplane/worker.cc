@@ -39,7 +39,6 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
     : config_(config),
       tables_(tables),
       reader_id_(reader_id),
-      admission_(admission_for(config)),
       tick_shift_(tick_shift_for(config.tsc_hz)),
       tcp_timeout_ticks_(seconds_to_ticks(config.tcp_idle_timeout_s, config.tsc_hz, tick_shift_)),
       udp_timeout_ticks_(seconds_to_ticks(config.udp_idle_timeout_s, config.tsc_hz, tick_shift_)),
@@ -49,7 +48,8 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
       vip_counters_(storage.vips),
       backend_counters_(storage.backends),
       conn_(config.flows_per_lcore,
-            tcp_timeout_ticks_ > udp_timeout_ticks_ ? tcp_timeout_ticks_ : udp_timeout_ticks_) {
+            tcp_timeout_ticks_ > udp_timeout_ticks_ ? tcp_timeout_ticks_ : udp_timeout_ticks_),
+      admission_(admission_for(config)) {
   if (counters_ == nullptr) {
     own_counters_ = std::make_unique<LcoreCounters>();
     counters_ = own_counters_.get();
@@ -175,7 +175,13 @@ struct BurstRunner {
     out.to_client[out.n_to_client++] = m;
   }
 
+  // A well-formed request (code 0 was checked by parse_packet; the checksum
+  // here, off the forwarding path) from a source we may answer.
   void echo_reply(rte_mbuf* m, const PacketMeta& meta, BurstOutput& out) {
+    if (!icmp_checksum_ok(m, meta)) {
+      drop(m, Counter::drop_icmp_bad_checksum, out);
+      return;
+    }
     if (!may_answer(m, meta)) {
       drop(m, Counter::drop_icmp_bad_source, out);
       return;
@@ -237,6 +243,9 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
 
   // Pass 1: parse, classify, hash, and prefetch each flow's bucket so that
   // pass 2 finds it in cache (VPP lb's pattern; CONVENTIONS.md item 5).
+  // The port's MAC in registers for the admission check of every frame.
+  const MacAdmission& macs = ctx.admission();
+  const MacAdmission::Mac port_mac = macs.port;
   PacketMeta meta[kMaxBurst];
   constexpr uint16_t kPrefetchAhead = 4;
   for (uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
@@ -246,7 +255,7 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
   for (uint16_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
     rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-    if (parse_packet(t, ctx.admission(), pkts[i], meta[i]) &&
+    if (parse_packet(t, port_mac, macs, pkts[i], meta[i]) &&
         meta[i].action != Action::kEchoRequest) {
       meta[i].hash = flow_hash(meta[i].key, cfg.hash_seed);
       ctx.conn().prefetch(meta[i].hash.hash);

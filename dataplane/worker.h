@@ -26,11 +26,6 @@ inline constexpr uint16_t kMaxBurst = 64;
 // Settings shared by every worker; fixed at start.
 struct ForwardingConfig {
   uint8_t port_mac[6] = {};        // our MAC: source of everything we send
-  // Further unicast destination MACs whose frames are ours (--accept-mac,
-  // for VRRP-style virtual MACs); every other frame is dropped and counted
-  // (not_our_mac, not_our_mac_group). Group addresses are refused at start.
-  uint8_t accept_macs[kMaxAcceptMacs][6] = {};
-  uint32_t n_accept_macs = 0;
   uint8_t next_hop_mac[6] = {};    // where encapsulated packets go
   IpAddress outer_src_v4;          // outer source for IPv4 backends
   IpAddress outer_src_v6;          // outer source for IPv6 backends
@@ -45,6 +40,12 @@ struct ForwardingConfig {
   uint64_t flows_per_lcore = 1u << 20;
   uint32_t max_vips = 4096;        // sizes of the per-VIP / per-backend counters
   uint32_t max_backend_id = 65535;
+  // Further unicast destination MACs whose frames are ours (--accept-mac,
+  // for VRRP-style virtual MACs); every other frame is dropped and counted
+  // (not_our_mac, not_our_mac_group). Group addresses are refused at start.
+  // Last, out of the way of what the burst reads.
+  uint8_t accept_macs[kMaxAcceptMacs][6] = {};
+  uint32_t n_accept_macs = 0;
 };
 
 // Where process_burst put each packet. The caller transmits the first two
@@ -90,7 +91,6 @@ class alignas(64) WorkerContext {
   ForwardingConfig config_;
   const TablePublisher& tables_;
   uint32_t reader_id_;
-  MacAdmission admission_;  // port_mac and accept_macs, split for the per-frame check
   uint32_t tick_shift_;
   uint32_t tcp_timeout_ticks_;
   uint32_t udp_timeout_ticks_;
@@ -107,6 +107,7 @@ class alignas(64) WorkerContext {
   std::unique_ptr<TrafficCounters[]> own_vip_counters_;
   std::unique_ptr<TrafficCounters[]> own_backend_counters_;
   ConnTable conn_;
+  MacAdmission admission_;  // port_mac and accept_macs, split for the per-frame check
 };
 
 // Forwards one burst of at most kMaxBurst packets. `now_tsc` is the TSC at the start of the burst (tests
