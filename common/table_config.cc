@@ -375,6 +375,10 @@ std::string parse_table_config_json(const std::string& text, TableConfig& out, b
 }
 
 std::string table_config_to_json(const TableConfig& config, bool with_ids) {
+  return table_config_json(config, with_ids).dump(2);
+}
+
+nlohmann::json table_config_json(const TableConfig& config, bool with_ids) {
   json vips = json::array();
   for (const VipConfig& vip : config.vips) {
     json backends = json::array();
@@ -395,7 +399,7 @@ std::string table_config_to_json(const TableConfig& config, bool with_ids) {
     if (with_ids) v["id"] = vip.id;
     vips.push_back(std::move(v));
   }
-  return json{{"vips", std::move(vips)}}.dump(2);
+  return json{{"vips", std::move(vips)}};
 }
 
 }  // namespace sluice

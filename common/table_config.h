@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/ip_address.h"
 #include "common/maglev.h"
 
@@ -109,5 +111,7 @@ const char* protocol_name(uint8_t protocol);
 std::string parse_table_config_json(const std::string& text, TableConfig& out,
                                     bool with_ids = true);
 std::string table_config_to_json(const TableConfig& config, bool with_ids = true);
+// The same document as a JSON value (writers that wrap it: the state file).
+nlohmann::json table_config_json(const TableConfig& config, bool with_ids = true);
 
 }  // namespace sluice

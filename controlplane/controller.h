@@ -137,8 +137,8 @@ class Controller {
   std::optional<ApiError> op_backend_set(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_config_apply(const RequestArgs& args, State& next, json& result);
 
-  // Adds the mutation `request` to `batch` (on top of batch.next), or
-  // returns its refusal; the batch is unchanged then.
+  // Adds the mutation `request` to `batch` (edits batch.next), or returns
+  // its refusal; the batch is unchanged then.
   std::optional<ApiError> add_change(ConnId conn, const Operation& op, const json& request,
                                      Batch& batch);
   // Pushes `batch` (answers later) or, when there is nothing to push or no

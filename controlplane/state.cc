@@ -49,9 +49,9 @@ std::optional<ApiError> no_free_id(const char* what, uint32_t limit, const std::
                                   std::to_string(limit) + "] are in use");
 }
 
-std::optional<ApiError> finish(State& state, const TableLimits& limits) {
-  normalize(state.config);
-  return check_installable(state.config, limits);
+void sort_backends(VipConfig& vip) {
+  std::sort(vip.backends.begin(), vip.backends.end(),
+            [](const BackendConfig& a, const BackendConfig& b) { return a.name < b.name; });
 }
 
 }  // namespace
@@ -115,10 +115,22 @@ std::optional<ApiError> add_vip(State& state, VipConfig vip, const TableLimits& 
     return invalid_error("vip", "the dataplane holds at most " + std::to_string(limits.max_vips) +
                                     " VIPs and all are in use");
   }
+  const uint32_t next_before = state.next_vip_id;
   vip.id = allocate_id(state.next_vip_id, limits.max_vips, used_vip_ids(state, limits.max_vips));
   if (vip.id == 0) return no_free_id("VIP", limits.max_vips, "vip");
-  state.config.vips.push_back(std::move(vip));
-  return finish(state, limits);
+  // In key order, without sorting the rest again.
+  auto& vips = state.config.vips;
+  const auto at = std::lower_bound(vips.begin(), vips.end(), vip, [](const VipConfig& a,
+                                                                     const VipConfig& b) {
+    return key_less(key_of(a), key_of(b));
+  });
+  const auto it = vips.insert(at, std::move(vip));
+  if (auto e = check_installable_vip(state.config, *it, limits)) {
+    vips.erase(it);
+    state.next_vip_id = next_before;
+    return e;
+  }
+  return std::nullopt;
 }
 
 std::optional<ApiError> del_vip(State& state, const VipKey& key) {
@@ -153,10 +165,18 @@ std::optional<ApiError> add_backend(State& state, const VipKey& key, BackendConf
                                         std::to_string(n) + " backends (table_size " +
                                         std::to_string(vip->table_size) + ")");
   }
+  const uint32_t next_before = state.next_backend_id;
   be.id = allocate_id(state.next_backend_id, limits.max_backend_id, used);
   if (be.id == 0) return no_free_id("backend", limits.max_backend_id, "backend");
+  const uint32_t id = be.id;
   vip->backends.push_back(std::move(be));
-  return finish(state, limits);
+  sort_backends(*vip);
+  if (auto e = check_installable_vip(state.config, *vip, limits)) {
+    std::erase_if(vip->backends, [&](const BackendConfig& b) { return b.id == id; });
+    state.next_backend_id = next_before;
+    return e;
+  }
+  return std::nullopt;
 }
 
 std::optional<ApiError> del_backend(State& state, const VipKey& key, const std::string& name) {
@@ -180,15 +200,18 @@ std::optional<ApiError> set_backend(State& state, const VipKey& key, const std::
   if (be == nullptr) {
     return not_found_error("name", "no backend '" + name + "' in VIP " + format_vip_key(key));
   }
-  if (change.weight) {
-    if (*change.weight > kMaxBackendWeight) {
-      return invalid_error("weight", std::to_string(*change.weight) + " is out of range [0, " +
-                                         std::to_string(kMaxBackendWeight) + "]");
-    }
-    be->weight = *change.weight;
+  if (change.weight && *change.weight > kMaxBackendWeight) {
+    return invalid_error("weight", std::to_string(*change.weight) + " is out of range [0, " +
+                                       std::to_string(kMaxBackendWeight) + "]");
   }
+  const BackendConfig before = *be;
+  if (change.weight) be->weight = *change.weight;
   if (change.state) be->state = *change.state;
-  return finish(state, limits);
+  if (auto e = check_installable_vip(state.config, *vip, limits)) {
+    *be = before;
+    return e;
+  }
+  return std::nullopt;
 }
 
 std::optional<ApiError> apply_config(State& state, TableConfig desired, const TableLimits& limits,

@@ -6,10 +6,12 @@
 // lowest free id is taken.
 //
 // Every operation edits a State in place and returns the refusal, if any; on
-// refusal the State may be half edited, so callers work on a copy and keep
-// the original (all or nothing). The result of an accepted operation has
-// passed the contract's gate (check_installable). VIPs are kept in key order
-// and backends in name order. Plain data; one thread.
+// refusal the State is as it was (each operation undoes its own edit), so a
+// caller may apply a run of operations to one State without copying it per
+// operation. An operation costs the VIP it touches, not the configuration:
+// the result of an accepted one has passed the contract's gate for that VIP
+// (check_installable_vip; config.apply: check_installable). VIPs are kept in
+// key order and backends in name order. Plain data; one thread.
 #pragma once
 
 #include <cstdint>

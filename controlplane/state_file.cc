@@ -91,7 +91,7 @@ bool read_file(const std::string& path, std::string& out, std::string& error, in
 }  // namespace
 
 std::string state_to_json(const State& state) {
-  json doc = json::parse(table_config_to_json(state.config, /*with_ids=*/true));
+  json doc = table_config_json(state.config, /*with_ids=*/true);
   json out = {{"format", kFormat},
               {"version", kVersion},
               {"next_vip_id", state.next_vip_id},

@@ -168,6 +168,26 @@ std::optional<ApiError> check_config(const TableConfig& config, const TableLimit
   return std::nullopt;
 }
 
+std::optional<ApiError> check_installable_vip(const TableConfig& config, const VipConfig& vip,
+                                              const TableLimits& limits) {
+  if (config.vips.size() > limits.max_vips) {
+    return invalid_error("", "vips: " + std::to_string(config.vips.size()) +
+                                 " VIPs exceed the limit of " + std::to_string(limits.max_vips));
+  }
+  if (std::string e = validate_vip_config(vip, limits); !e.empty()) return invalid_error("", e);
+  TableConfig one;
+  one.vips.push_back(vip);
+  if (std::string e = validate_for_channel(one); !e.empty()) return invalid_error("", e);
+  if (limits.table_memory_budget != 0) {
+    uint64_t memory = 0;
+    for (const VipConfig& v : config.vips) memory += vip_table_memory_bytes(v);
+    if (memory > limits.table_memory_budget) {
+      return invalid_error("", memory_budget_error(memory, limits.table_memory_budget));
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> check_installable(const TableConfig& config, const TableLimits& limits) {
   if (std::string e = validate_table_config(config, limits); !e.empty()) {
     return invalid_error("", e);

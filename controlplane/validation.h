@@ -45,4 +45,12 @@ std::optional<ApiError> check_config(const TableConfig& config, const TableLimit
 // and validate_for_channel. Its messages name VIP and backend, not a path.
 std::optional<ApiError> check_installable(const TableConfig& config, const TableLimits& limits);
 
+// The same gate after a change to one VIP of an installable `config`: that
+// VIP's own rules and channel limits, and the rules across VIPs one VIP can
+// break (the VIP count and the table memory budget). Keys and ids are unique
+// by the operations' own checks and id allocation. Costs the VIP, not the
+// configuration (a few microseconds a VIP for the budget's sum).
+std::optional<ApiError> check_installable_vip(const TableConfig& config, const VipConfig& vip,
+                                              const TableLimits& limits);
+
 }  // namespace sluice::cp
