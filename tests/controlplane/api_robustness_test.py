@@ -68,11 +68,6 @@ REFUSED_CHANGES = [
 ]
 
 
-# common/json_strict.h refuses duplicate keys; the controller's request
-# parsing is to use it (controller.cc). Until it does, the duplicate-key
-# check below reports PENDING instead of failing: set this to True then.
-DUPLICATE_KEYS_REFUSED = False
-
 IDLE_CLIENTS = 1000
 
 
@@ -336,14 +331,13 @@ def main(binary, lbctl):
         c = ApiClient(sock_path)
         c.send_raw(b'{"op": "vip.del", "vip": "192.0.2.10:80/tcp", "op": "status"}\n')
         ans = c.read_line()
-        refused = (ans.get("ok") is False and ans["error"]["code"] == "usage" and
-                   "duplicate key 'op'" in ans["error"]["message"])
-        if DUPLICATE_KEYS_REFUSED or refused:
-            check(refused, f"a request with the key 'op' twice is refused: {ans}")
-        else:
-            print(f"PENDING: a request with a duplicate key is not refused yet (the controller "
-                  f"does not parse requests with parse_json_strict): {str(ans)[:120]}")
+        check(ans.get("ok") is False and ans["error"]["code"] == "usage" and
+              ans["error"].get("field") == "op" and
+              "duplicate key 'op'" in ans["error"]["message"],
+              f"a request with the key 'op' twice is refused, naming it: {ans}")
         c.close()
+        check(call(sock_path, {"op": "vip.show", "vip": "192.0.2.10:80/tcp"})["ok"] is True,
+              "and the VIP its first 'op' would have deleted is still there")
 
         # A request of exactly 1 MiB is fine; a line over 64 MiB gets an error
         # and a close.
