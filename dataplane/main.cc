@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
   TablePublisher tables(limits, workers);
   tables.builder().set_faults(BuildFaults{uint64_t{opt.test_build_delay_ms} * 1000000,
                                           opt.test_alloc_fail_mb << 20});
+  tables.builder().set_threads(opt.build_threads);
 
   if (!opt.static_config.empty()) {
     std::string error;

@@ -96,7 +96,11 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
       ("table-memory-mb", po::value(&o.table_memory_mb)->default_value(0),
        "Memory budget for forwarding tables, in MiB (Maglev tables: 4 bytes per slot per VIP). "
        "A configuration over it is refused before anything is built. 0: half of what the "
-       "process may use (physical memory, RLIMIT_AS, RLIMIT_DATA).");
+       "process may use (physical memory, RLIMIT_AS, RLIMIT_DATA).")
+      ("build-threads", po::value(&o.build_threads)->default_value(1),
+       "Threads that build Maglev tables in parallel during a change (1 to 64). They are not "
+       "EAL lcores and run on whatever cores the process may use: raise it only where cores "
+       "outside the worker lcores are free, or a large change slows forwarding.");
   po::options_description testing("Testing (fault injection; never in production)");
   testing.add_options()
       ("test-build-delay-ms", po::value(&o.test_build_delay_ms)->default_value(0),
@@ -202,6 +206,7 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   f.max_vips = raw.max_vips;
   f.max_backend_id = raw.max_backend_id;
   if (o.table_memory_mb > (uint64_t{1} << 30)) return fail("--table-memory-mb is out of range");
+  if (o.build_threads == 0 || o.build_threads > 64) return fail("--build-threads must be in [1, 64]");
   f.icmp_rate_per_s = raw.icmp_rate;
   f.icmp_burst = raw.icmp_burst == 0 ? 1 : raw.icmp_burst;
   if (!vm.count("next-hop-mac")) return fail("--next-hop-mac is required");

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <new>
 #include <optional>
+#include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -167,44 +169,35 @@ TableBuilder::Result TableBuilder::build(const TableDelta& delta, uint64_t gener
     }
     if (progress.done_vips != nullptr) progress.done_vips->store(0, std::memory_order_relaxed);
     if (progress.total_vips != nullptr) progress.total_vips->store(total, std::memory_order_release);
-    std::vector<std::pair<uint32_t, std::shared_ptr<const BuiltVip>>> built;
+    std::vector<std::pair<uint32_t, std::shared_ptr<BuiltVip>>> built;
     built.reserve(next.size());
-    uint64_t built_bytes = 0;
-    uint32_t done = 0;
+    std::vector<std::pair<VipConfig*, BuiltVip*>> to_build;  // Maglev inputs changed
     for (auto& [id, vip] : next) {
       if (!vip) {
         built.emplace_back(id, nullptr);
         continue;
-      }
-      if (progress.cancel != nullptr && progress.cancel->load(std::memory_order_relaxed)) {
-        return refuse("the build was cancelled: lb-dataplane is stopping");
       }
       auto b = std::make_shared<BuiltVip>();
       const auto old = vips_.find(id);
       if (old != vips_.end() && same_maglev_inputs(old->second->config, *vip)) {
         b->maglev = old->second->maglev;
       } else {
-        if (faults_.delay_ns_per_vip != 0) {
-          std::this_thread::sleep_for(std::chrono::nanoseconds(faults_.delay_ns_per_vip));
-        }
-        built_bytes += uint64_t{vip->table_size} * sizeof(uint32_t);
-        if (faults_.alloc_fail_after_bytes != 0 && built_bytes > faults_.alloc_fail_after_bytes) {
-          throw std::bad_alloc();
-        }
-        auto table = std::make_shared<MaglevTable>();
-        if (std::string e = build_vip_maglev(*vip, *table); !e.empty()) {
-          return refuse("vip id " + std::to_string(id) + ": " + e);
-        }
-        b->maglev = std::move(table);
-        ++r.rebuilt_vips;
+        to_build.emplace_back(&*vip, b.get());
       }
-      b->digest = vip_digest(*vip);
-      b->memory = vip_table_memory_bytes(*vip);
-      b->config = std::move(*vip);
       built.emplace_back(id, std::move(b));
-      if (progress.done_vips != nullptr) {
-        progress.done_vips->store(++done, std::memory_order_release);
-      }
+    }
+    if (std::string e = build_tables(to_build, progress, total - static_cast<uint32_t>(
+                                                             to_build.size()));
+        !e.empty()) {
+      return refuse(std::move(e));
+    }
+    r.rebuilt_vips = static_cast<uint32_t>(to_build.size());
+    for (auto& [id, b] : built) {
+      if (!b) continue;
+      VipConfig& vip = *next[id];
+      b->digest = vip_digest(vip);
+      b->memory = vip_table_memory_bytes(vip);
+      b->config = std::move(vip);
     }
 
     // 4. Commit, then the snapshot. Map nodes for new VIPs are made first,
@@ -312,6 +305,71 @@ VipEntry TableBuilder::vip_entry(const BuiltVip& built) {
   v.encap = vip.encap;
   v.port_be = net::host_to_be16(vip.port);
   return v;
+}
+
+std::string TableBuilder::build_tables(const std::vector<std::pair<VipConfig*, BuiltVip*>>& work,
+                                       const BuildProgress& progress, uint32_t already_done) {
+  // VIPs whose table is shared count as done from the start.
+  std::atomic<uint32_t> done{already_done};
+  if (progress.done_vips != nullptr) progress.done_vips->store(already_done, std::memory_order_release);
+  std::atomic<size_t> next_item{0};
+  std::atomic<uint64_t> built_bytes{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;  // guards error and oom
+  std::string error;
+  bool oom = false;
+  auto worker = [&] {
+    for (size_t i; !failed.load(std::memory_order_relaxed) &&
+                   (i = next_item.fetch_add(1, std::memory_order_relaxed)) < work.size();) {
+      auto fail = [&](std::string e, bool out_of_memory) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!failed.exchange(true)) {
+          error = std::move(e);
+          oom = out_of_memory;
+        }
+      };
+      if (progress.cancel != nullptr && progress.cancel->load(std::memory_order_relaxed)) {
+        fail("the build was cancelled: lb-dataplane is stopping", false);
+        return;
+      }
+      const VipConfig& vip = *work[i].first;
+      try {
+        if (faults_.delay_ns_per_vip != 0) {
+          std::this_thread::sleep_for(std::chrono::nanoseconds(faults_.delay_ns_per_vip));
+        }
+        const uint64_t bytes =
+            built_bytes.fetch_add(uint64_t{vip.table_size} * sizeof(uint32_t)) +
+            uint64_t{vip.table_size} * sizeof(uint32_t);
+        if (faults_.alloc_fail_after_bytes != 0 && bytes > faults_.alloc_fail_after_bytes) {
+          throw std::bad_alloc();
+        }
+        auto table = std::make_shared<MaglevTable>();
+        if (std::string e = build_vip_maglev(vip, *table); !e.empty()) {
+          fail("vip id " + std::to_string(vip.id) + ": " + e, false);
+          return;
+        }
+        work[i].second->maglev = std::move(table);
+      } catch (const std::bad_alloc&) {
+        fail({}, true);
+        return;
+      }
+      const uint32_t d = done.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (progress.done_vips != nullptr) progress.done_vips->store(d, std::memory_order_release);
+    }
+  };
+  // The calling thread is one of the builders.
+  const size_t helpers = std::min<size_t>(threads_ - 1, work.size() > 1 ? work.size() - 1 : 0);
+  std::vector<std::thread> pool;
+  pool.reserve(helpers);
+  try {
+    for (size_t t = 0; t < helpers; ++t) pool.emplace_back(worker);
+  } catch (const std::system_error&) {
+    // No more threads: the ones we have do the work.
+  }
+  worker();
+  for (std::thread& t : pool) t.join();
+  if (oom) throw std::bad_alloc();
+  return error;
 }
 
 TableConfig TableBuilder::applied_config() const {

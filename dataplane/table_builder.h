@@ -58,6 +58,9 @@ class TableBuilder {
   TableConfig applied_config() const;
   const TableLimits& limits() const { return limits_; }
   void set_faults(const BuildFaults& faults) { faults_ = faults; }
+  // Threads that build Maglev tables in parallel, the calling one included
+  // (lb-dataplane --build-threads; 1: the builder thread alone).
+  void set_threads(uint32_t threads) { threads_ = threads == 0 ? 1 : threads; }
 
  private:
   struct BuiltVip {
@@ -77,10 +80,16 @@ class TableBuilder {
   void rebuild_last(uint64_t generation);
   void patch_last(uint64_t generation, const Previous& previous);
   static void set_backends(TableSnapshot& t, const VipConfig& vip);
+  // Builds the Maglev table of every VIP in `work` into its BuiltVip, on
+  // threads_ threads; progress counts on from `already_done`. An error
+  // message (nothing usable was built) or empty; std::bad_alloc escapes.
+  std::string build_tables(const std::vector<std::pair<VipConfig*, BuiltVip*>>& work,
+                           const BuildProgress& progress, uint32_t already_done);
   static VipEntry vip_entry(const BuiltVip& built);
 
   TableLimits limits_;
   BuildFaults faults_;
+  uint32_t threads_ = 1;
   std::map<uint32_t, std::shared_ptr<const BuiltVip>> vips_;  // by VIP id
   std::map<VipKeyTuple, uint32_t> key_owner_;                 // key -> VIP id
   std::unordered_map<uint32_t, uint32_t> backend_owner_;      // backend id -> VIP id

@@ -8,6 +8,8 @@
 // digest follow the reference model (apply_delta) through a sequence.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -171,6 +173,36 @@ TEST(TableBuilder, RefusalsChangeNothing) {
   const auto ok = b.build(diff_configs(base, c), 2);
   ASSERT_NE(ok.snapshot, nullptr) << ok.error;
   EXPECT_EQ(b.digest(), config_digest(c));
+}
+
+TEST(TableBuilder, ParallelBuildsMakeTheSameTables) {
+  const TableConfig c = config(40, 5, 1021);
+  TableBuilder one{TableLimits{}};
+  TableBuilder four{TableLimits{}};
+  four.set_threads(4);
+  std::atomic<uint32_t> done{0}, total{0};
+  const auto a = one.build(full_delta(c), 1);
+  const auto b = four.build(full_delta(c), 1, BuildProgress{&done, &total});
+  ASSERT_NE(a.snapshot, nullptr);
+  ASSERT_NE(b.snapshot, nullptr);
+  EXPECT_EQ(b.rebuilt_vips, 40u);
+  EXPECT_EQ(done.load(), 40u);
+  EXPECT_EQ(total.load(), 40u);
+  for (uint32_t id = 1; id <= 40; ++id) {
+    const VipEntry& x = entry(*a.snapshot, id);
+    const VipEntry& y = entry(*b.snapshot, id);
+    ASSERT_EQ(x.maglev_size, y.maglev_size);
+    EXPECT_TRUE(std::equal(x.maglev, x.maglev + x.maglev_size, y.maglev)) << "VIP " << id;
+  }
+  EXPECT_EQ(one.digest(), four.digest());
+  // An allocation failure on one of the threads refuses the whole build.
+  four.set_faults(BuildFaults{0, 10 * 1021 * 4});
+  TableConfig bigger = c;
+  for (VipConfig& v : bigger.vips) v.table_size = 1031;
+  const auto r = four.build(diff_configs(c, bigger), 2);
+  EXPECT_EQ(r.snapshot, nullptr);
+  EXPECT_NE(r.error.find("out of memory"), std::string::npos) << r.error;
+  EXPECT_EQ(four.digest(), one.digest());
 }
 
 class SharedTableReclaim : public ::testing::Test {

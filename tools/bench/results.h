@@ -71,6 +71,7 @@ struct ChangeFigure {
   uint32_t table_size = 0;
   double initial_apply_ms = 0;          // every VIP in one transaction
   double initial_max_heartbeat_ms = 0;  // oldest heartbeat seen meanwhile
+  double initial_apply_2threads_ms = 0;  // with --build-threads 2 (4,096 VIPs only)
   uint32_t reps = 0;
   Summary delta_wall_us;   // one backend's state as a delta: first record to ack
   Summary delta_build_us;  // the dataplane's own validate + build
