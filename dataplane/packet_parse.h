@@ -19,6 +19,7 @@
 #include <rte_mbuf.h>
 
 #include "common/counters.h"
+#include "common/flow_key.h"
 #include "common/hash.h"
 #include "common/net_headers.h"
 #include "dataplane/tables.h"
@@ -98,39 +99,11 @@ inline bool admit(MacAdmission::Mac port, const MacAdmission& a, PacketMeta& m,
   return drop(m, Counter::not_our_mac);
 }
 
-// The key is written in whole 8-byte words, the units flow_hash and the VIP
-// probe load: a wide load that spans several narrower stores still in the
-// store buffer cannot be forwarded from them and waits for them to reach the
-// cache (about a dozen cycles per load). The word layout is FlowKey's on a
-// little-endian CPU.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "FlowKey words are assembled in little-endian order");
-inline void store_word(uint8_t* dst, uint64_t w) { std::memcpy(dst, &w, 8); }
-inline uint64_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-// Address of `family` at `a` into key bytes `dst` (16 bytes).
-inline void store_address(uint8_t* dst, uint8_t family, const uint8_t* a) {
-  if (family == 4) {
-    store_word(dst, load_u32(a));
-    store_word(dst + 8, 0);
-  } else {
-    store_word(dst, load_u64(a));
-    store_word(dst + 8, load_u64(a + 8));
-  }
-}
-// Ports (as on the wire), protocol, family and the zero pad: the key's last word.
-inline void store_tail(FlowKey& key, uint32_t ports, uint8_t protocol, uint8_t family) {
-  const uint64_t w = uint64_t{ports} | uint64_t{protocol} << 32 | uint64_t{family} << 40;
-  store_word(reinterpret_cast<uint8_t*>(&key.src_port), w);
-}
+// The flow key's word stores are the contract's (common/flow_key.h): flow
+// explain and lb-bench build their keys with the same ones.
+using flow_key::load_u32;
+using flow_key::store_address;
+using flow_key::store_tail;
 inline uint32_t swap_ports(uint32_t ports) { return ports >> 16 | ports << 16; }
 
 inline uint32_t l4_header_size(uint8_t protocol) {
