@@ -122,6 +122,7 @@ TEST(ExitCodes, DaemonCodesMapAsTheContractSays) {
   EXPECT_EQ(exit_for_daemon_code("invalid"), Exit::kInvalid);
   EXPECT_EQ(exit_for_daemon_code("not_found"), Exit::kNotFound);
   EXPECT_EQ(exit_for_daemon_code("dataplane"), Exit::kDataplane);
+  EXPECT_EQ(exit_for_daemon_code("unavailable"), Exit::kUnreachable);
   EXPECT_EQ(exit_for_daemon_code("internal"), Exit::kInternal);
   EXPECT_EQ(exit_for_daemon_code("something_new"), Exit::kInternal);
   EXPECT_EQ(static_cast<int>(Exit::kUsage), 2);

@@ -16,7 +16,7 @@ enum class Exit : int {
   kUsage = 2,        // bad command line (found locally) or daemon code `usage`
   kInvalid = 3,      // daemon code `invalid`, or a local parse failure of a value or file
   kNotFound = 4,     // daemon code `not_found`
-  kUnreachable = 5,  // no connection, timeout, or closed without an answer
+  kUnreachable = 5,  // no connection, timeout, no answer, or daemon code `unavailable`
   kDataplane = 6,    // daemon code `dataplane`: the dataplane refused; nothing changed
   kPending = 7,      // daemon code `pending`: accepted, not acknowledged yet; converging
 };
