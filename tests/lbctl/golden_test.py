@@ -57,6 +57,11 @@ FILES = {
     "not-object.json": '[{"address": "192.0.2.10"}]\n',
     "bad-port.json": '{"vips": [{"address": "192.0.2.10", "port": 70000, '
                      '"protocol": "tcp"}]}\n',
+    # A key twice in one object: refused by lbctl itself, naming its path
+    # (the last "weight" would otherwise silently win).
+    "duplicate-key.json": '{"vips": [{"address": "192.0.2.10", "port": 80, "protocol": "tcp",\n'
+                          '  "backends": [{"name": "web-1", "address": "198.51.100.1",\n'
+                          '                "weight": 1, "weight": 0}]}]}\n',
     # Ids belong to the control plane: the declarative form refuses them.
     "with-ids.json": '{"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, '
                      '"protocol": "tcp"}]}\n',
@@ -173,6 +178,8 @@ def session_without_dataplane(s):
           "config check -f bad-syntax.json --socket {tmp}/nobody.sock"),
         C("invalid-config-apply-not-json", "config apply -f bad-syntax.json"),
         C("invalid-config-not-object", "config check -f not-object.json"),
+        C("invalid-config-duplicate-key",
+          "config apply -f duplicate-key.json --socket {tmp}/nobody.sock"),
         C("invalid-config-missing-file", "config apply -f missing.json"),
 
         # Exit code 3, from lb-controlplane: well formed, not acceptable.

@@ -115,6 +115,17 @@ TEST(Values, JsonSyntaxErrorsGiveLineAndColumn) {
             "end of input; expected '[', '{', or a literal");
 }
 
+TEST(Values, DuplicateKeysInAFileAreRefusedWithTheirPath) {
+  nlohmann::json j = {{"kept", true}};
+  EXPECT_EQ(parse_json_text("c.json",
+                            "{\"vips\": [{\"port\": 80, \"backends\": [{\"name\": \"a\", "
+                            "\"name\": \"b\"}]}]}",
+                            j),
+            "c.json: vips[0].backends[0].name: duplicate key 'name' (a key may appear once per "
+            "object)");
+  EXPECT_EQ(j, (nlohmann::json{{"kept", true}}));  // untouched
+}
+
 // --- Exit codes ----------------------------------------------------------
 
 TEST(ExitCodes, DaemonCodesMapAsTheContractSays) {

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <regex>
 
+#include "common/json_strict.h"
+
 namespace sluice::lbctl {
 
 const char* const kVipKeyHint =
@@ -132,7 +134,13 @@ std::string format_vip_key(const VipKey& key) {
 
 std::string parse_json_text(std::string_view name, const std::string& text, nlohmann::json& out) {
   try {
-    out = nlohmann::json::parse(text);
+    // Syntax first, for the LINE:COLUMN form below; then the strict reading,
+    // which the daemon applies too: a key twice in one object is refused
+    // here, naming its path, rather than the last one silently winning.
+    nlohmann::json parsed = nlohmann::json::parse(text);
+    JsonStrictError strict;
+    if (!parse_json_strict(text, parsed, strict)) return std::string(name) + ": " + strict.message;
+    out = std::move(parsed);
     return {};
   } catch (const nlohmann::json::parse_error& e) {
     // what() is "[json.exception.parse_error.101] parse error at line L,

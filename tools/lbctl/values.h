@@ -41,7 +41,8 @@ std::string format_vip_key(const VipKey& key);
 std::string format_endpoint(const IpAddress& address, uint16_t port);
 
 // Reads `text` (the contents of `name`) as JSON. On a syntax error returns
-// "NAME:LINE:COLUMN: not valid JSON: <what the parser expected>".
+// "NAME:LINE:COLUMN: not valid JSON: <what the parser expected>"; for a key
+// twice in one object "NAME: PATH: duplicate key 'KEY' (...)".
 std::string parse_json_text(std::string_view name, const std::string& text, nlohmann::json& out);
 
 extern const char* const kVipKeyHint;
