@@ -4,7 +4,9 @@
 
 #include "common/json_strict.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string_view>
@@ -230,7 +232,6 @@ namespace {
 // and range and reports the JSON path on failure.
 struct Reader {
   std::string error;
-  bool with_ids = true;
 
   bool fail(const std::string& path, const std::string& what) {
     if (error.empty()) error = path + ": " + what;
@@ -280,13 +281,10 @@ struct Reader {
   }
 
   bool backend(const json& obj, const std::string& path, BackendConfig& be) {
-    if (with_ids ? !only_fields(obj, path, {"id", "name", "address", "weight", "state"})
-                 : !only_fields(obj, path, {"name", "address", "weight", "state"})) {
-      return false;
-    }
+    if (!only_fields(obj, path, {"id", "name", "address", "weight", "state"})) return false;
     uint64_t id = 0, weight = 1;
     std::string state = "active";
-    if (!uint_field(obj, path, "id", with_ids, UINT32_MAX, id) ||
+    if (!uint_field(obj, path, "id", false, UINT32_MAX, id) ||
         !string_field(obj, path, "name", true, be.name) || !address_field(obj, path, be.address) ||
         !uint_field(obj, path, "weight", false, UINT32_MAX, weight) ||
         !string_field(obj, path, "state", false, state)) {
@@ -307,16 +305,13 @@ struct Reader {
   }
 
   bool vip(const json& obj, const std::string& path, VipConfig& vip) {
-    const bool fields_ok =
-        with_ids ? only_fields(obj, path,
-                               {"id", "address", "port", "protocol", "encap", "table_size",
-                                "backends"})
-                 : only_fields(obj, path,
-                               {"address", "port", "protocol", "encap", "table_size", "backends"});
-    if (!fields_ok) return false;
+    if (!only_fields(obj, path,
+                     {"id", "address", "port", "protocol", "encap", "table_size", "backends"})) {
+      return false;
+    }
     uint64_t id = 0, port = 0, table_size = kMaglevDefaultTableSize;
     std::string protocol, encap = "ipip";
-    if (!uint_field(obj, path, "id", with_ids, UINT32_MAX, id) ||
+    if (!uint_field(obj, path, "id", false, UINT32_MAX, id) ||
         !address_field(obj, path, vip.address) ||
         !uint_field(obj, path, "port", true, 65535, port) ||
         !string_field(obj, path, "protocol", true, protocol) ||
@@ -355,23 +350,81 @@ struct Reader {
 
 }  // namespace
 
-std::string parse_table_config_json(const std::string& text, TableConfig& out, bool with_ids) {
+std::string parse_config_document(const std::string& text, ConfigDocument& out) {
   json doc;
   if (JsonStrictError e; !parse_json_strict(text, doc, e, "config")) return e.message;
   Reader r;
-  r.with_ids = with_ids;
-  TableConfig config;
-  if (!r.only_fields(doc, "config", {"vips"})) return r.error;
-  if (const auto it = doc.find("vips"); it != doc.end()) {
-    if (!it->is_array()) return "config.vips: must be an array";
-    for (size_t i = 0; i < it->size(); ++i) {
-      VipConfig vip;
-      if (!r.vip((*it)[i], "config.vips[" + std::to_string(i) + "]", vip)) return r.error;
-      config.vips.push_back(std::move(vip));
-    }
+  ConfigDocument result;
+  if (!r.only_fields(doc, "config",
+                     {"vips", "format", "version", "next_vip_id", "next_backend_id"})) {
+    return r.error;
   }
-  out = std::move(config);
+  if (doc.contains("format") || doc.contains("version")) {
+    std::string format;
+    uint64_t version = 0, next_vip = 0, next_backend = 0;
+    if (!r.string_field(doc, "config", "format", true, format) ||
+        !r.uint_field(doc, "config", "version", true, UINT32_MAX, version) ||
+        !r.uint_field(doc, "config", "next_vip_id", false, UINT32_MAX, next_vip) ||
+        !r.uint_field(doc, "config", "next_backend_id", false, UINT32_MAX, next_backend)) {
+      return r.error;
+    }
+    if (format != kStateFormat) {
+      return "config.format: '" + format + "' is not \"" + kStateFormat + "\"";
+    }
+    if (version != kStateVersion) {
+      return "config.version: " + std::to_string(version) + " is not " +
+             std::to_string(kStateVersion);
+    }
+    result.state_file = true;
+    result.next_vip_id = static_cast<uint32_t>(next_vip);
+    result.next_backend_id = static_cast<uint32_t>(next_backend);
+  } else if (doc.contains("next_vip_id") || doc.contains("next_backend_id")) {
+    return "config.format: is required beside next_vip_id and next_backend_id (a state file)";
+  }
+  const auto it = doc.find("vips");
+  // Explicit, so that {} or a document that lost its key is never taken for
+  // "no VIPs at all".
+  if (it == doc.end()) return "config.vips: is required (\"vips\": [] for no VIPs)";
+  if (!it->is_array()) return "config.vips: must be an array";
+  size_t with_id = 0, without_id = 0;
+  for (size_t i = 0; i < it->size(); ++i) {
+    VipConfig vip;
+    const std::string path = "config.vips[" + std::to_string(i) + "]";
+    if (!r.vip((*it)[i], path, vip)) return r.error;
+    const auto& v = (*it)[i];
+    (v.contains("id") ? with_id : without_id) += 1;
+    if (const auto b = v.find("backends"); b != v.end()) {
+      for (const auto& be : *b) (be.contains("id") ? with_id : without_id) += 1;
+    }
+    if (with_id != 0 && without_id != 0) {
+      return path + ": ids must be given for every VIP and backend, or for none";
+    }
+    result.config.vips.push_back(std::move(vip));
+  }
+  result.has_ids = with_id != 0;
+  out = std::move(result);
   return {};
+}
+
+bool vip_order_less(const IpAddress& a, uint16_t a_port, uint8_t a_protocol, const IpAddress& b,
+                    uint16_t b_port, uint8_t b_protocol) {
+  if (a.family != b.family) return a.family < b.family;
+  if (const int c = std::memcmp(a.bytes, b.bytes, 16); c != 0) return c < 0;
+  if (a_port != b_port) return a_port < b_port;
+  return a_protocol < b_protocol;
+}
+
+void number_in_order(TableConfig& config) {
+  std::sort(config.vips.begin(), config.vips.end(), [](const VipConfig& a, const VipConfig& b) {
+    return vip_order_less(a.address, a.port, a.protocol, b.address, b.port, b.protocol);
+  });
+  uint32_t vip_id = 0, backend_id = 0;
+  for (VipConfig& vip : config.vips) {
+    vip.id = ++vip_id;
+    std::sort(vip.backends.begin(), vip.backends.end(),
+              [](const BackendConfig& a, const BackendConfig& b) { return a.name < b.name; });
+    for (BackendConfig& be : vip.backends) be.id = ++backend_id;
+  }
 }
 
 std::string table_config_to_json(const TableConfig& config, bool with_ids) {

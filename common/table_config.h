@@ -102,15 +102,41 @@ const char* encap_name(Encap encap);
 const char* backend_state_name(BackendState state);
 const char* protocol_name(uint8_t protocol);
 
-// Strict JSON reading: unknown fields, wrong types and bad values are errors
-// naming the JSON path. On error returns a message and leaves `out` as is.
-// The caller still runs validate_table_config on the result.
-// `with_ids`: the dataplane's form (VIP and backend ids required); without,
-// the operator's declarative form (ids are the control plane's business and
-// refused as unknown fields).
-std::string parse_table_config_json(const std::string& text, TableConfig& out,
-                                    bool with_ids = true);
+// The one configuration document (README, "The declarative configuration
+// file"): {"vips": [...]} with "vips" required, every VIP and backend with
+// an "id" or none of them, optionally wrapped as lb-controlplane's state
+// file (kStateFormat, kStateVersion, next ids beside "vips"). lbctl config
+// apply / check / export, the state file and lb-dataplane --static-config
+// all read it with parse_config_document and write it with
+// table_config_to_json (the state file adds its wrapper).
+inline constexpr const char* kStateFormat = "sluice-controlplane-state";
+inline constexpr uint32_t kStateVersion = 1;
+
+struct ConfigDocument {
+  TableConfig config;
+  bool has_ids = false;       // every VIP and backend had an id (none: all 0)
+  bool state_file = false;    // it carried the state file's wrapper
+  uint32_t next_vip_id = 0;   // the wrapper's, 0 when absent
+  uint32_t next_backend_id = 0;
+};
+
+// Strict reading: duplicate keys, unknown fields, wrong types and bad values
+// are errors naming the JSON path (under "config"). On error returns a
+// message and leaves `out` as is. The caller still runs
+// validate_table_config on the result.
+std::string parse_config_document(const std::string& text, ConfigDocument& out);
 std::string table_config_to_json(const TableConfig& config, bool with_ids = true);
+
+// The order of VIPs in a configuration: family, address bytes, port,
+// protocol (IPv4 before IPv6, addresses numerically). Backends go by name.
+bool vip_order_less(const IpAddress& a, uint16_t a_port, uint8_t a_protocol, const IpAddress& b,
+                    uint16_t b_port, uint8_t b_protocol);
+
+// Puts VIPs and backends in that order and numbers them 1, 2, ... in it:
+// the ids a control plane without state gives a declarative document, so
+// that --static-config of an exported document applies the configuration a
+// control plane would (same digest).
+void number_in_order(TableConfig& config);
 // The same document as a JSON value (writers that wrap it: the state file).
 nlohmann::json table_config_json(const TableConfig& config, bool with_ids = true);
 

@@ -70,6 +70,8 @@ bool Controller::in_sync(uint64_t now_ns) const {
 
 std::optional<std::string> Controller::handle(ConnId conn, const std::string& line) {
   now_ns_ = monotonic_ns();
+  // Before any change is built on an empty state, or a status is answered.
+  maybe_adopt();
   json answer;
   try {
     if (json_nesting_depth(line) > kMaxRequestDepth) {
@@ -321,9 +323,69 @@ void Controller::run_queue() {
   for (auto& [conn, answer] : commit(std::move(batch))) deliver_(conn, answer_line(answer));
 }
 
+std::optional<TableConfig> Controller::read_applied() {
+  if (!link_.alive(now())) return std::nullopt;
+  TableConfig applied;
+  if (!link_.segment()->read_applied(applied)) return std::nullopt;
+  // The mirror follows the build, the digest the publication: equal, they
+  // describe one generation.
+  if (config_digest(applied) != link_.applied_digest()) return std::nullopt;
+  return applied;
+}
+
+void Controller::maybe_adopt() {
+  if (has_state_ || !link_.alive(now()) || adopt_checked_boot_ == link_.boot_id()) return;
+  std::optional<TableConfig> applied = read_applied();
+  if (!applied) return;  // being rewritten: next tick
+  adopt_checked_boot_ = link_.boot_id();
+  if (applied->vips.empty()) return;
+  State adopted;
+  adopted.config = std::move(*applied);
+  normalize(adopted.config);
+  for (const VipConfig& vip : adopted.config.vips) {
+    adopted.next_vip_id = std::max(adopted.next_vip_id, vip.id + 1);
+    for (const BackendConfig& be : vip.backends) {
+      adopted.next_backend_id = std::max(adopted.next_backend_id, be.id + 1);
+    }
+  }
+  const SegmentHeader& h = link_.segment()->header();
+  const json summary = {{"from", "dataplane"},
+                        {"pid", h.pid},
+                        {"boot_id", hex64(h.boot_id)},
+                        {"generation", h.applied_generation.load(std::memory_order_acquire)},
+                        {"vips", adopted.config.vips.size()},
+                        {"backends", backend_count(adopted.config)},
+                        {"config_digest", hex64(link_.applied_digest())}};
+  if (std::string e = save_state_file(config_.state_file, adopted); !e.empty()) {
+    // Not adopted, but nothing is pushed either: has_state_ stays false.
+    std::fprintf(stderr, "lb-controlplane: cannot persist the adopted configuration: %s\n",
+                 e.c_str());
+    adopt_checked_boot_ = 0;
+    return;
+  }
+  state_ = std::move(adopted);
+  desired_digest_ = config_digest(state_.config);
+  ++version_;
+  has_state_ = true;
+  explainer_.invalidate();
+  synced_boot_ = link_.boot_id();
+  synced_version_ = version_;
+  synced_config_ = state_.config;
+  synced_digest_ = desired_digest_;
+  adopted_ = summary;
+  adopted_["at"] = utc_timestamp_now();
+  audit_.record("adopt", summary, json::object(), h.applied_generation.load());
+  std::fprintf(stderr,
+               "lb-controlplane: no state of our own: adopted the configuration lb-dataplane pid "
+               "%u applies (%zu VIPs, %zu backends, digest %s) as the desired state\n",
+               h.pid, state_.config.vips.size(), backend_count(state_.config),
+               hex64(desired_digest_).c_str());
+}
+
 void Controller::tick(uint64_t now_ns) {
   now_ns_ = now_ns;
   link_.tick(now_ns);
+  maybe_adopt();
   if (pending_) {
     if (auto r = link_.poll_push(now_ns)) finish_push(*r);
   }

@@ -20,7 +20,11 @@
 // dataplane may well have applied it. Without a live dataplane, a change
 // is accepted and pushed once one appears. A fresh control plane with no
 // state file and no change pushes nothing, so it never wipes a dataplane's
-// tables.
+// tables. Better still, a control plane without state of its own (no state
+// file, or one moved aside as corrupt) adopts the configuration a live
+// dataplane applies (the mirror in its segment) as its desired state before
+// anything else: it persists it, audits it, shows it in status, and pushes
+// nothing until then. Its first change is then a delta on what forwards.
 //
 // Not thread-safe: the event loop calls handle() and tick().
 #pragma once
@@ -148,6 +152,12 @@ class Controller {
   void start_push(std::optional<Batch> batch, const TableConfig& target, uint64_t version);
   void finish_push(const PushResult& result);
   void run_queue();
+  // Adopts the live dataplane's applied configuration when we hold no
+  // state; once per dataplane boot.
+  void maybe_adopt();
+  // The dataplane's applied configuration, consistent with its digest;
+  // nullopt while it is being rewritten or no dataplane is alive.
+  std::optional<TableConfig> read_applied();
   bool needs_push(uint64_t now_ns) const;
   TableLimits limits() const;
   uint64_t now() const { return now_ns_; }
@@ -177,6 +187,8 @@ class Controller {
   std::string sync_error_;
   uint64_t transactions_pushed_ = 0;
   uint64_t changes_pushed_ = 0;
+  uint64_t adopt_checked_boot_ = 0;
+  json adopted_;  // null, or what was adopted from which dataplane and when
 
   bool stopping_ = false;
   std::optional<Pending> pending_;

@@ -58,6 +58,14 @@ std::optional<ApiError> RequestArgs::string(const char* key, std::string& out) c
   return std::nullopt;
 }
 
+std::optional<ApiError> RequestArgs::boolean(const char* key, bool& out) const {
+  const auto it = req_.find(key);
+  if (it == req_.end()) return std::nullopt;
+  if (!it->is_boolean()) return usage_error(path(key), "must be true or false");
+  out = it->get<bool>();
+  return std::nullopt;
+}
+
 std::optional<ApiError> RequestArgs::uint(const char* key, uint64_t max, uint64_t& out) const {
   const auto it = req_.find(key);
   if (it == req_.end()) return usage_error(path(key), "is required");
@@ -171,8 +179,18 @@ std::optional<ApiError> RequestArgs::config(const char* key, TableConfig& out) c
     return usage_error(path(key), "must be a JSON object (a declarative config)");
   // The contract's strict reader works on text; the paths it reports start
   // at "config", which the API leaves out ("vips[0].port").
-  std::string error = parse_table_config_json(it->dump(), out, /*with_ids=*/false);
-  if (error.empty()) return std::nullopt;
+  ConfigDocument doc;
+  std::string error = parse_config_document(it->dump(), doc);
+  if (error.empty()) {
+    // Ids in a document (an exported state file, say) are not the
+    // operator's to set: VIPs match by key and backends by name.
+    out = std::move(doc.config);
+    for (VipConfig& vip : out.vips) {
+      vip.id = 0;
+      for (BackendConfig& be : vip.backends) be.id = 0;
+    }
+    return std::nullopt;
+  }
   for (const char* prefix : {"config.", "config"}) {
     if (error.rfind(prefix, 0) == 0) {
       error.erase(0, std::string(prefix).size());

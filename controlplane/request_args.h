@@ -30,6 +30,8 @@ class RequestArgs {
   bool has(const char* key) const { return req_.contains(key); }
 
   std::optional<ApiError> string(const char* key, std::string& out) const;
+  // An optional true/false; `out` keeps its value when the key is absent.
+  std::optional<ApiError> boolean(const char* key, bool& out) const;
   std::optional<ApiError> uint(const char* key, uint64_t max, uint64_t& out) const;
   std::optional<ApiError> address(const char* key, IpAddress& out) const;
   std::optional<ApiError> protocol(const char* key, uint8_t& out) const;

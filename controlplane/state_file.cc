@@ -23,9 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kFormat = "sluice-controlplane-state";
-constexpr uint32_t kVersion = 1;
-
 std::string errno_text() { return std::strerror(errno); }
 
 std::string dir_of(const std::string& path) {
@@ -92,8 +89,8 @@ bool read_file(const std::string& path, std::string& out, std::string& error, in
 
 std::string state_to_json(const State& state) {
   json doc = table_config_json(state.config, /*with_ids=*/true);
-  json out = {{"format", kFormat},
-              {"version", kVersion},
+  json out = {{"format", kStateFormat},
+              {"version", kStateVersion},
               {"next_vip_id", state.next_vip_id},
               {"next_backend_id", state.next_backend_id},
               {"vips", std::move(doc["vips"])}};
@@ -103,37 +100,20 @@ std::string state_to_json(const State& state) {
 std::string parse_state_json(const std::string& text, State& out) {
   if (text.empty()) return "the file is empty";
   if (json_nesting_depth(text) > kMaxRequestDepth) return "nested too deeply to be a state";
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return "not valid JSON (truncated or damaged?)";
-  if (!doc.is_object()) return "not a JSON object";
-  for (const auto& [key, value] : doc.items()) {
-    if (key != "format" && key != "version" && key != "next_vip_id" && key != "next_backend_id" &&
-        key != "vips") {
-      return "unknown field '" + key + "'";
+  // The one configuration document: the state file's wrapper, or a bare
+  // document (ids given, or numbered as a fresh control plane would).
+  ConfigDocument doc;
+  if (std::string e = parse_config_document(text, doc); !e.empty()) {
+    if (e.find("not valid JSON") != std::string::npos) {
+      return "not valid JSON (truncated or damaged?): " + e;
     }
-  }
-  if (!doc.contains("format") || doc["format"] != kFormat) {
-    return std::string("\"format\" is not \"") + kFormat + "\"";
-  }
-  if (!doc.contains("version") || !doc["version"].is_number_unsigned() ||
-      doc["version"].get<uint64_t>() != kVersion) {
-    return "\"version\" is not " + std::to_string(kVersion);
-  }
-  State state;
-  for (const char* key : {"next_vip_id", "next_backend_id"}) {
-    if (!doc.contains(key) || !doc[key].is_number_unsigned() ||
-        doc[key].get<uint64_t>() > UINT32_MAX) {
-      return std::string("\"") + key + "\" is missing or not a 32-bit unsigned integer";
-    }
-  }
-  state.next_vip_id = doc["next_vip_id"].get<uint32_t>();
-  state.next_backend_id = doc["next_backend_id"].get<uint32_t>();
-  if (!doc.contains("vips")) return "\"vips\" is missing";
-  const json vips = {{"vips", doc["vips"]}};
-  if (std::string e = parse_table_config_json(vips.dump(), state.config, /*with_ids=*/true);
-      !e.empty()) {
     return e.rfind("config.", 0) == 0 ? e.substr(7) : e;
   }
+  State state;
+  state.config = std::move(doc.config);
+  if (!doc.has_ids) number_in_order(state.config);
+  state.next_vip_id = doc.next_vip_id;
+  state.next_backend_id = doc.next_backend_id;
   // Structural checks only, against the widest limits a dataplane can have:
   // a dataplane started with smaller limits refuses the push, which is
   // reported, rather than the file being taken for corrupt.

@@ -14,10 +14,7 @@ bool same_key(const VipKey& a, const VipKey& b) {
 }
 
 bool key_less(const VipKey& a, const VipKey& b) {
-  if (a.address.family != b.address.family) return a.address.family < b.address.family;
-  if (const int c = std::memcmp(a.address.bytes, b.address.bytes, 16); c != 0) return c < 0;
-  if (a.port != b.port) return a.port < b.port;
-  return a.protocol < b.protocol;
+  return vip_order_less(a.address, a.port, a.protocol, b.address, b.port, b.protocol);
 }
 
 std::string format_vip_key(const VipKey& key) {

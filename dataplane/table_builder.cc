@@ -237,6 +237,8 @@ TableBuilder::Result TableBuilder::build(const TableDelta& delta, uint64_t gener
     keys.committed = backends.committed = true;
     memory_bytes_ = memory;
     digest_ = digest;
+    r.changed.reserve(previous.size());
+    for (const auto& [id, before] : previous) r.changed.emplace_back(before, vips_[id]);
     return r;
   } catch (const std::bad_alloc&) {
     return refuse("out of memory while building the tables; the previous tables stay");

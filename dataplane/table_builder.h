@@ -44,10 +44,22 @@ class TableBuilder {
  public:
   explicit TableBuilder(const TableLimits& limits) : limits_(limits) {}
 
+  // One VIP as applied: its configuration and its Maglev table.
+  struct BuiltVip {
+    VipConfig config;
+    std::shared_ptr<const MaglevTable> maglev;
+    uint64_t digest = 0;
+    uint64_t memory = 0;
+  };
+  using Version = std::shared_ptr<const BuiltVip>;  // nullptr: no such VIP
+
   struct Result {
     std::unique_ptr<TableSnapshot> snapshot;  // null when refused
     std::string error;
     uint32_t rebuilt_vips = 0;  // Maglev tables built (the rest were shared)
+    // The VIPs this build changed: (before, after). For the applied-
+    // configuration mirror in the segment.
+    std::vector<std::pair<Version, Version>> changed;
   };
   Result build(const TableDelta& delta, uint64_t generation, const BuildProgress& progress = {});
 
@@ -63,12 +75,6 @@ class TableBuilder {
   void set_threads(uint32_t threads) { threads_ = threads == 0 ? 1 : threads; }
 
  private:
-  struct BuiltVip {
-    VipConfig config;
-    std::shared_ptr<const MaglevTable> maglev;
-    uint64_t digest = 0;
-    uint64_t memory = 0;
-  };
   using VipKeyTuple = std::tuple<uint8_t, uint64_t, uint64_t, uint16_t, uint8_t>;
   static VipKeyTuple key_of(const VipConfig& vip);
 

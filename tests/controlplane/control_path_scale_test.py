@@ -242,8 +242,12 @@ def faults(lab):
     check(after["dataplane"]["config_digest"] == before["dataplane"]["config_digest"]
           and after["controlplane"]["config_digest"] == before["controlplane"]["config_digest"],
           "nothing changed on either side")
+    check(after["dataplane"]["generation"] == before["dataplane"]["generation"],
+          "a refused change does not advance the generation")
     rc, out, err = lab.lbctl("backend", "set-weight", "192.0.2.0:1000/tcp", "be-0-1", "5")
     check(rc == 0, f"the next change applies ({err.strip()})")
+    check(lab.status()["dataplane"]["generation"] == before["dataplane"]["generation"] + 1,
+          "an applied change advances it by one")
     lab.kill("cp")
     lab.kill("dp")
 

@@ -38,9 +38,10 @@ BackendConfig backend(const std::string& name, const std::string& address, uint3
 }
 
 TableConfig parse_declarative(const std::string& text) {
-  TableConfig c;
-  EXPECT_EQ(parse_table_config_json(text, c, /*with_ids=*/false), "");
-  return c;
+  ConfigDocument d;
+  EXPECT_EQ(parse_config_document(text, d), "");
+  EXPECT_FALSE(d.has_ids);
+  return d.config;
 }
 
 class StateTest : public ::testing::Test {

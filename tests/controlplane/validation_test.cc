@@ -105,8 +105,15 @@ TEST_F(ApiValidation, UnknownFields) {
               "backend": {"name": "x", "address": "198.51.100.9", "colour": "red"}})",
           "usage", "backend.colour", "unknown field");
   refused(R"({"op": "config.apply", "config": {"vips": [{"address": "192.0.2.11", "port": 80,
-              "protocol": "tcp", "id": 1}]}})",
-          "invalid", "vips[0].id", "unknown field");
+              "protocol": "tcp", "ids": 1}]}})",
+          "invalid", "vips[0].ids", "unknown field");
+  // One document: a configuration must say "vips", and emptying the state
+  // takes "vips": [] and allow_empty.
+  refused(R"({"op": "config.apply", "config": {}})", "invalid", "vips", "is required");
+  refused(R"({"op": "config.apply", "config": {"vips": []}})", "invalid", "vips",
+          "allow_empty");
+  refused(R"({"op": "config.apply", "config": {"vips": []}, "allow_empty": 1})", "usage",
+          "allow_empty", "true or false");
   refused(R"({"op": "config.apply", "config": {"vips": [], "extra": 1}})", "invalid", "extra",
           "unknown field");
 }
@@ -310,8 +317,10 @@ TEST_F(ApiValidation, OtherBadValues) {
 }
 
 TEST_F(ApiValidation, ConfigCheckValidatesWithoutApplying) {
-  json a = call(R"({"op": "config.check", "config": {"vips": []}})");
+  json a = call(R"({"op": "config.check", "config": {"vips": []}, "allow_empty": true})");
   EXPECT_EQ(a["result"]["valid"], true) << a.dump();
+  a = call(R"({"op": "config.check", "config": {"vips": []}})");
+  EXPECT_EQ(a["error"]["field"], "vips") << a.dump();
   EXPECT_EQ(call(R"({"op": "config.export"})"), export_before_);
   a = call(R"({"op": "config.check", "config": {"vips": [{"address": "192.0.2.1", "port": 70000,
               "protocol": "tcp"}]}})");

@@ -32,15 +32,18 @@ BACKENDS4 = {"198.51.100.1": 1, "198.51.100.2": 1, "198.51.100.3": 2}
 BACKENDS6 = {"2001:db8:2::1", "2001:db8:2::2"}
 GUE_PORT = 6080
 
+# The one configuration document, as `lbctl config export` prints it (no
+# ids: --static-config numbers VIPs and backends as a fresh control plane
+# would).
 TABLES = {
     "vips": [
-        {"id": 1, "address": VIP4, "port": 80, "protocol": "tcp", "encap": "ipip",
+        {"address": VIP4, "port": 80, "protocol": "tcp", "encap": "ipip",
          "table_size": 65537,
-         "backends": [{"id": i + 1, "name": f"web-{i}", "address": a, "weight": w}
+         "backends": [{"name": f"web-{i}", "address": a, "weight": w, "state": "active"}
                       for i, (a, w) in enumerate(BACKENDS4.items())]},
-        {"id": 2, "address": VIP6, "port": 0, "protocol": "udp", "encap": "gue",
+        {"address": VIP6, "port": 0, "protocol": "udp", "encap": "gue",
          "table_size": 251,
-         "backends": [{"id": 10 + i, "name": f"dns-{i}", "address": a}
+         "backends": [{"name": f"dns-{i}", "address": a, "weight": 1, "state": "active"}
                       for i, a in enumerate(sorted(BACKENDS6))]},
     ]
 }
@@ -154,6 +157,12 @@ def main():
     check(c["not_our_mac_group"] == 1, f"not_our_mac_group {c['not_our_mac_group']}")
     check(c["not_our_mac"] == 1, f"not_our_mac {c['not_our_mac']}")
     check(len(out) == 1902, f"{len(out)} packets in the output pcap, expected 1902")
+    # The tables exist before the port starts reading: the very first packet
+    # of the replay (a SYN to the IPv4 VIP) is the first one forwarded.
+    first = out[0] if len(out) else None
+    check(first is not None and IP in first and isinstance(first[IP].payload, IP)
+          and bytes(first[IP].payload) == bytes(sent[0][IP]),
+          "the first packet of the replay is forwarded first")
 
     sent_inner = {}
     for p in sent:

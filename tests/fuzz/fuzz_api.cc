@@ -84,9 +84,10 @@ struct World {
     instance = "fuzz-api-none-" + std::to_string(getpid());
     link = std::make_unique<DataplaneLink>(instance, LinkTiming{});
 
-    TableConfig desired;
-    const std::string e = parse_table_config_json(kInitialConfig, desired, /*with_ids=*/false);
+    ConfigDocument doc;
+    const std::string e = parse_config_document(kInitialConfig, doc);
     FUZZ_CHECK(e.empty(), "initial config: " + e);
+    TableConfig desired = std::move(doc.config);
     ApplySummary summary;
     const auto refused = apply_config(initial, std::move(desired), TableLimits{}, summary);
     FUZZ_CHECK(!refused, "initial config refused: " + refused->message);

@@ -62,9 +62,11 @@ FILES = {
     "duplicate-key.json": '{"vips": [{"address": "192.0.2.10", "port": 80, "protocol": "tcp",\n'
                           '  "backends": [{"name": "web-1", "address": "198.51.100.1",\n'
                           '                "weight": 1, "weight": 0}]}]}\n',
-    # Ids belong to the control plane: the declarative form refuses them.
+    # The one document with ids (as the state file holds it): accepted, the
+    # ids ignored (they belong to the control plane).
     "with-ids.json": '{"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, '
                      '"protocol": "tcp"}]}\n',
+    "empty.json": '{"vips": []}\n',
 }
 
 VIP = "192.0.2.10:80/tcp"
@@ -194,7 +196,11 @@ def session_without_dataplane(s):
         C("invalid-backend-name", f"backend add {VIP} web/9 198.51.100.9"),
         C("invalid-config-check", "config check -f bad-port.json"),
         C("invalid-config-apply", "config apply -f bad-port.json"),
-        C("invalid-config-ids", "config check -f with-ids.json"),
+        # One document: a file with ids (an exported state file) is a
+        # configuration too; the ids are the control plane's and ignored.
+        C("config-check-with-ids", "config check -f with-ids.json"),
+        C("invalid-config-empty", "config check -f empty.json"),
+        C("config-check-empty-allowed", "config check -f empty.json --allow-empty"),
         C("invalid-flow-families", "flow explain 203.0.113.7 40000 2001:db8::10 53 udp"),
 
         # Exit code 4: no such VIP or backend.

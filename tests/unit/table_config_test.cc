@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/table_config.h"
 
 namespace sluice {
@@ -18,10 +20,10 @@ const char* kGood = R"({"vips": [
    "backends": [{"id": 3, "name": "c", "address": "192.0.2.50"}]}]})";
 
 TableConfig parse_ok(const std::string& text) {
-  TableConfig c;
-  const std::string err = parse_table_config_json(text, c);
+  ConfigDocument d;
+  const std::string err = parse_config_document(text, d);
   EXPECT_EQ(err, "");
-  return c;
+  return d.config;
 }
 
 TEST(TableConfigJson, ReadsEveryField) {
@@ -58,11 +60,12 @@ struct BadJson {
 class TableConfigJsonRefuses : public ::testing::TestWithParam<BadJson> {};
 
 TEST_P(TableConfigJsonRefuses, NamesTheField) {
-  TableConfig c = parse_ok(kGood);
-  const std::string before = table_config_to_json(c);
-  const std::string err = parse_table_config_json(GetParam().text, c);
+  ConfigDocument d;
+  ASSERT_EQ(parse_config_document(kGood, d), "");
+  const std::string before = table_config_to_json(d.config);
+  const std::string err = parse_config_document(GetParam().text, d);
   EXPECT_NE(err.find(GetParam().error_has), std::string::npos) << err;
-  EXPECT_EQ(table_config_to_json(c), before) << "a refused parse changed the output";
+  EXPECT_EQ(table_config_to_json(d.config), before) << "a refused parse changed the output";
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -92,8 +95,15 @@ INSTANTIATE_TEST_SUITE_P(
                 "'gre' is not ipip or gue"},
         BadJson{R"({"vips": [{"id": -1, "address": "192.0.2.10", "port": 80, "protocol": "tcp"}]})",
                 "config.vips[0].id: must be a non-negative integer"},
-        BadJson{R"({"vips": [{"address": "192.0.2.10", "port": 80, "protocol": "tcp"}]})",
-                "config.vips[0].id: is required"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp"},
+                           {"address": "192.0.2.11", "port": 80, "protocol": "tcp"}]})",
+                "config.vips[1]: ids must be given for every VIP and backend, or for none"},
+        BadJson{R"({})", "config.vips: is required"},
+        BadJson{R"({"format": "something-else", "version": 1, "vips": []})",
+                "config.format: 'something-else' is not"},
+        BadJson{R"({"format": "sluice-controlplane-state", "version": 7, "vips": []})",
+                "config.version: 7 is not 1"},
+        BadJson{R"({"next_vip_id": 3, "vips": []})", "config.format: is required"},
         BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
                   "backends": [{"id": 1, "name": "a", "address": "198.51.100.1",
                                 "state": "sleepy"}]}]})",
@@ -101,6 +111,51 @@ INSTANTIATE_TEST_SUITE_P(
         BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
                   "backends": [{"id": 1, "name": 5, "address": "198.51.100.1"}]}]})",
                 "config.vips[0].backends[0].name: must be a string"}));
+
+TEST(ConfigDocument, OneDocumentInThreeWrappings) {
+  // The operator's form (no ids), the same with ids, and the state file.
+  const char* bare = R"({"vips": [
+    {"address": "2001:db8::10", "port": 53, "protocol": "udp",
+     "backends": [{"name": "z", "address": "2001:db8:2::1"}, {"name": "a", "address": "2001:db8:2::2"}]},
+    {"address": "192.0.2.10", "port": 80, "protocol": "tcp",
+     "backends": [{"name": "web", "address": "198.51.100.1"}]}]})";
+  ConfigDocument d;
+  ASSERT_EQ(parse_config_document(bare, d), "");
+  EXPECT_FALSE(d.has_ids);
+  EXPECT_FALSE(d.state_file);
+  number_in_order(d.config);
+  // IPv4 first, backends by name, numbered in that order.
+  ASSERT_EQ(d.config.vips.size(), 2u);
+  EXPECT_EQ(format_ip_address(d.config.vips[0].address), "192.0.2.10");
+  EXPECT_EQ(d.config.vips[0].id, 1u);
+  EXPECT_EQ(d.config.vips[0].backends[0].id, 1u);
+  EXPECT_EQ(d.config.vips[1].id, 2u);
+  EXPECT_EQ(d.config.vips[1].backends[0].name, "a");
+  EXPECT_EQ(d.config.vips[1].backends[0].id, 2u);
+  EXPECT_EQ(d.config.vips[1].backends[1].id, 3u);
+
+  ConfigDocument with_ids;
+  ASSERT_EQ(parse_config_document(table_config_to_json(d.config, true), with_ids), "");
+  EXPECT_TRUE(with_ids.has_ids);
+  EXPECT_EQ(table_config_to_json(with_ids.config), table_config_to_json(d.config));
+
+  nlohmann::json wrapper = table_config_json(d.config, true);
+  wrapper["format"] = kStateFormat;
+  wrapper["version"] = kStateVersion;
+  wrapper["next_vip_id"] = 3;
+  wrapper["next_backend_id"] = 4;
+  const std::string state = wrapper.dump();
+  ConfigDocument wrapped;
+  ASSERT_EQ(parse_config_document(state, wrapped), "") << state;
+  EXPECT_TRUE(wrapped.state_file);
+  EXPECT_EQ(wrapped.next_vip_id, 3u);
+  EXPECT_EQ(wrapped.next_backend_id, 4u);
+  EXPECT_EQ(table_config_to_json(wrapped.config), table_config_to_json(d.config));
+
+  ConfigDocument empty;
+  ASSERT_EQ(parse_config_document(R"({"vips": []})", empty), "");
+  EXPECT_TRUE(empty.config.vips.empty());
+}
 
 VipConfig vip(uint32_t id, const char* addr, uint16_t port) {
   VipConfig v;
