@@ -174,24 +174,7 @@ def main():
     if len(sys.argv) != 4:
         print(__doc__)
         return 2
-    lab = Lab(*sys.argv[1:])
-    try:
-        adoption(lab)
-        round_trip(lab)
-        empty(lab)
-    except Exception as e:  # a crash of the test itself is a failure too
-        check(False, f"unexpected error: {e!r}")
-    finally:
-        if failures:
-            for name in ("dataplane.log", "controlplane.log"):
-                path = os.path.join(lab.tmp, name)
-                if os.path.exists(path):
-                    print(f"---- {name} (last lines) ----")
-                    with open(path, errors="replace") as f:
-                        print("".join(f.readlines()[-30:]))
-        lab.cleanup()
-    print(f"\n{len(failures)} check(s) failed" if failures else "\nall checks passed")
-    return 1 if failures else 0
+    return Lab(*sys.argv[1:]).run(adoption, round_trip, empty)
 
 
 if __name__ == "__main__":

@@ -146,6 +146,26 @@ class Lab:
                     seen["building"].append(dp["building"])
             time.sleep(0.1)
 
+    def run(self, *phases):
+        """Runs the phases; prints the processes' logs on failure; always
+        ends the processes and removes what the lab made. The exit code."""
+        try:
+            for phase in phases:
+                phase(self)
+        except Exception as e:  # a crash of the test itself is a failure too
+            check(False, f"unexpected error: {e!r}")
+        finally:
+            if failures:
+                for name in ("dataplane.log", "controlplane.log"):
+                    path = os.path.join(self.tmp, name)
+                    if os.path.exists(path):
+                        print(f"---- {name} (last lines) ----")
+                        with open(path, errors="replace") as f:
+                            print("".join(f.readlines()[-30:]))
+            self.cleanup()
+        print(f"\n{len(failures)} check(s) failed" if failures else "\nall checks passed")
+        return 1 if failures else 0
+
     def cleanup(self):
         self.kill("cp")
         self.kill("dp")
@@ -301,22 +321,7 @@ def main():
     if len(sys.argv) != 4:
         print(__doc__)
         return 2
-    lab = Lab(*sys.argv[1:])
-    try:
-        scale(lab)
-        faults(lab)
-    except Exception as e:  # a crash of the test itself is a failure too
-        check(False, f"unexpected error: {e!r}")
-    finally:
-        for name in ("dataplane.log", "controlplane.log"):
-            path = os.path.join(lab.tmp, name)
-            if failures and os.path.exists(path):
-                print(f"---- {name} (last lines) ----")
-                with open(path, errors="replace") as f:
-                    print("".join(f.readlines()[-30:]))
-        lab.cleanup()
-    print(f"\n{len(failures)} check(s) failed" if failures else "\nall checks passed")
-    return 1 if failures else 0
+    return Lab(*sys.argv[1:]).run(scale, faults)
 
 
 if __name__ == "__main__":
