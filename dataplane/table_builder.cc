@@ -238,7 +238,10 @@ TableBuilder::Result TableBuilder::build(const TableDelta& delta, uint64_t gener
     memory_bytes_ = memory;
     digest_ = digest;
     r.changed.reserve(previous.size());
-    for (const auto& [id, before] : previous) r.changed.emplace_back(before, vips_[id]);
+    for (const auto& [id, before] : previous) {
+      const auto now = vips_.find(id);
+      r.changed.emplace_back(before, now == vips_.end() ? nullptr : now->second);
+    }
     return r;
   } catch (const std::bad_alloc&) {
     return refuse("out of memory while building the tables; the previous tables stay");
