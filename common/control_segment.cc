@@ -46,9 +46,35 @@ std::string validate_for_channel(const TableConfig& config) {
 
 namespace {
 
-BackendMsg backend_msg(MsgType type, uint64_t txn_id, uint32_t vip_id, const BackendConfig& be) {
-  BackendMsg b{};
-  b.h = {type, 0, txn_id};
+// A VIP's and a backend's fields in their fixed-size form, written and read
+// once for both places that hold them: ring records (VipMsg, BackendMsg) and
+// the applied-configuration mirror (AppliedVip, AppliedBackend).
+template <typename V>
+void put_vip(V& v, const VipConfig& vip) {
+  v.id = vip.id;
+  v.table_size = vip.table_size;
+  v.family = vip.address.family;
+  v.protocol = vip.protocol;
+  v.encap = static_cast<uint8_t>(vip.encap);
+  v.port = vip.port;
+  std::memcpy(v.address, vip.address.bytes, 16);
+}
+
+template <typename V>
+VipConfig vip_of(const V& v) {
+  VipConfig vip;
+  vip.id = v.id;
+  vip.table_size = v.table_size;
+  vip.address.family = v.family;
+  std::memcpy(vip.address.bytes, v.address, 16);
+  vip.protocol = v.protocol;
+  vip.encap = static_cast<Encap>(v.encap);
+  vip.port = v.port;
+  return vip;
+}
+
+template <typename B>
+void put_backend(B& b, uint32_t vip_id, const BackendConfig& be) {
   b.id = be.id;
   b.vip_id = vip_id;
   b.weight = be.weight;
@@ -57,10 +83,10 @@ BackendMsg backend_msg(MsgType type, uint64_t txn_id, uint32_t vip_id, const Bac
   b.name_len = static_cast<uint16_t>(std::min<size_t>(be.name.size(), kMaxBackendNameLen));
   std::memcpy(b.address, be.address.bytes, 16);
   std::memcpy(b.name, be.name.data(), b.name_len);
-  return b;
 }
 
-BackendConfig backend_of(const BackendMsg& b) {
+template <typename B>
+BackendConfig backend_of(const B& b) {
   BackendConfig be;
   be.id = b.id;
   be.name.assign(b.name, std::min<size_t>(b.name_len, kMaxBackendNameLen));
@@ -69,6 +95,13 @@ BackendConfig backend_of(const BackendMsg& b) {
   be.weight = b.weight;
   be.state = static_cast<BackendState>(b.state);
   return be;
+}
+
+BackendMsg backend_msg(MsgType type, uint64_t txn_id, uint32_t vip_id, const BackendConfig& be) {
+  BackendMsg b{};
+  b.h = {type, 0, txn_id};
+  put_backend(b, vip_id, be);
+  return b;
 }
 
 }  // namespace
@@ -89,13 +122,7 @@ std::vector<Record> encode_transaction(const TableDelta& delta, uint64_t txn_id)
   for (const VipConfig& vip : delta.vip_upserts) {
     VipMsg v{};
     v.h = {MsgType::kVip, 0, txn_id};
-    v.id = vip.id;
-    v.table_size = vip.table_size;
-    v.family = vip.address.family;
-    v.protocol = vip.protocol;
-    v.encap = static_cast<uint8_t>(vip.encap);
-    v.port = vip.port;
-    std::memcpy(v.address, vip.address.bytes, 16);
+    put_vip(v, vip);
     out.push_back(to_record(v));
     for (const BackendConfig& be : vip.backends) {
       out.push_back(to_record(backend_msg(MsgType::kBackend, txn_id, vip.id, be)));
@@ -157,16 +184,7 @@ TransactionAssembler::Result TransactionAssembler::feed(const Record& record) {
     }
     case MsgType::kVip: {
       if (after_vips) return fail("VIP record after backend changes");
-      const auto v = from_record<VipMsg>(record);
-      VipConfig vip;
-      vip.id = v.id;
-      vip.table_size = v.table_size;
-      vip.address.family = v.family;
-      std::memcpy(vip.address.bytes, v.address, 16);
-      vip.protocol = v.protocol;
-      vip.encap = static_cast<Encap>(v.encap);
-      vip.port = v.port;
-      delta_.vip_upserts.push_back(std::move(vip));
+      delta_.vip_upserts.push_back(vip_of(from_record<VipMsg>(record)));
       return Result::kPending;
     }
     case MsgType::kBackend: {
@@ -209,6 +227,89 @@ TransactionAssembler::Result TransactionAssembler::feed(const Record& record) {
   }
 }
 
+namespace {
+
+AppliedVip* applied_vips(void* base, const SegmentHeader& h) {
+  return reinterpret_cast<AppliedVip*>(static_cast<uint8_t*>(base) + h.applied_vips_offset);
+}
+
+AppliedBackend* applied_backends(void* base, const SegmentHeader& h) {
+  return reinterpret_cast<AppliedBackend*>(static_cast<uint8_t*>(base) +
+                                           h.applied_backends_offset);
+}
+
+}  // namespace
+
+void ControlSegment::write_applied(
+    const std::vector<std::pair<const VipConfig*, const VipConfig*>>& changed) {
+  SegmentHeader& h = *header_;
+  AppliedVip* vips = applied_vips(base_, h);
+  AppliedBackend* backends = applied_backends(base_, h);
+  const uint64_t seq = h.applied_seq.load(std::memory_order_relaxed);
+  // Odd: a reader that sees it, or sees it change, retries. The release
+  // fence keeps the slot writes below from moving above the odd store.
+  h.applied_seq.store(seq + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  for (const auto& [before, after] : changed) {
+    if (before != nullptr) {
+      if (before->id <= h.max_vips) vips[before->id] = AppliedVip{};
+      for (const BackendConfig& be : before->backends) {
+        if (be.id <= h.max_backend_id && backends[be.id].vip_id == before->id) {
+          backends[be.id] = AppliedBackend{};
+        }
+      }
+    }
+  }
+  for (const auto& [before, after] : changed) {
+    if (after == nullptr || after->id > h.max_vips) continue;
+    AppliedVip& v = vips[after->id];
+    v = AppliedVip{};
+    put_vip(v, *after);
+    for (const BackendConfig& be : after->backends) {
+      if (be.id > h.max_backend_id) continue;
+      AppliedBackend& b = backends[be.id];
+      b = AppliedBackend{};
+      put_backend(b, after->id, be);
+    }
+  }
+  // Release: the slots written above happen-before a reader's acquire load
+  // that sees the even value.
+  h.applied_seq.store(seq + 2, std::memory_order_release);
+}
+
+bool ControlSegment::read_applied(TableConfig& out) const {
+  const SegmentHeader& h = *header_;
+  if (h.applied_vips_offset == 0) return false;
+  const AppliedVip* vips = applied_vips(base_, h);
+  const AppliedBackend* backends = applied_backends(base_, h);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const uint64_t before = h.applied_seq.load(std::memory_order_acquire);
+    if ((before & 1) != 0) continue;
+    TableConfig c;
+    std::vector<size_t> index(size_t{h.max_vips} + 1, SIZE_MAX);
+    for (uint32_t id = 1; id <= h.max_vips; ++id) {
+      if (vips[id].id != id) continue;
+      index[id] = c.vips.size();
+      c.vips.push_back(vip_of(vips[id]));
+    }
+    for (uint32_t id = 1; id <= h.max_backend_id; ++id) {
+      const AppliedBackend& b = backends[id];
+      if (b.vip_id == 0 || b.id != id || b.vip_id > h.max_vips || index[b.vip_id] == SIZE_MAX) {
+        continue;
+      }
+      c.vips[index[b.vip_id]].backends.push_back(backend_of(b));
+    }
+    // Acquire fence: the slot reads above happen-before the second load,
+    // so an unchanged even value means no write overlapped them.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (h.applied_seq.load(std::memory_order_relaxed) == before) {
+      out = std::move(c);
+      return true;
+    }
+  }
+  return false;
+}
+
 ControlSegment::~ControlSegment() {
   if (base_ != nullptr) munmap(base_, size_);
 }
@@ -227,7 +328,9 @@ std::unique_ptr<ControlSegment> ControlSegment::create(const std::string& instan
   const size_t vc = align_up(sizeof(TrafficCounters) * (size_t{p.max_vips} + 1) * p.worker_lcores);
   const size_t bc =
       align_up(sizeof(TrafficCounters) * (size_t{p.max_backend_id} + 1) * p.worker_lcores);
-  const size_t total = header + cmd + ev + lc + vc + bc;
+  const size_t av = align_up(sizeof(AppliedVip) * (size_t{p.max_vips} + 1));
+  const size_t ab = align_up(sizeof(AppliedBackend) * (size_t{p.max_backend_id} + 1));
+  const size_t total = header + cmd + ev + lc + vc + bc + av + ab;
 
   auto seg = std::unique_ptr<ControlSegment>(new ControlSegment());
   seg->name_ = segment_name(instance);
@@ -280,6 +383,8 @@ std::unique_ptr<ControlSegment> ControlSegment::create(const std::string& instan
   h->lcore_counters_offset = header + cmd + ev;
   h->vip_counters_offset = header + cmd + ev + lc;
   h->backend_counters_offset = header + cmd + ev + lc + vc;
+  h->applied_vips_offset = header + cmd + ev + lc + vc + bc;
+  h->applied_backends_offset = header + cmd + ev + lc + vc + bc + av;
   auto* bytes = static_cast<uint8_t*>(base);
   seg->commands_ = SpscRing::create(bytes + h->cmd_ring_offset, p.cmd_slots, kRecordSize);
   seg->events_ = SpscRing::create(bytes + h->event_ring_offset, p.event_slots, kRecordSize);

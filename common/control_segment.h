@@ -55,6 +55,8 @@ struct SegmentHeader {
   uint64_t lcore_counters_offset;    // worker_lcores LcoreCounters
   uint64_t vip_counters_offset;      // worker_lcores x (max_vips + 1) TrafficCounters
   uint64_t backend_counters_offset;  // worker_lcores x (max_backend_id + 1) TrafficCounters
+  uint64_t applied_vips_offset;      // max_vips + 1 AppliedVip, indexed by VIP id
+  uint64_t applied_backends_offset;  // max_backend_id + 1 AppliedBackend, by backend id
   // CLOCK_MONOTONIC ns of the dataplane main loop's last pass; the control
   // plane treats a heartbeat older than a second or two as "not attached".
   std::atomic<uint64_t> heartbeat_ns;
@@ -75,9 +77,43 @@ struct SegmentHeader {
   std::atomic<uint32_t> build_total_vips;
   // Transactions refused (invalid, over budget, out of memory, malformed).
   std::atomic<uint64_t> refused_transactions;
+  // Sequence lock of the applied-configuration mirror: odd while the
+  // dataplane rewrites slots, even (and advanced) once they are whole.
+  std::atomic<uint64_t> applied_seq;
   // 1 once everything above is initialised (release by the dataplane,
   // acquire by the control plane).
   std::atomic<uint32_t> ready;
+};
+
+// --- The applied configuration, mirrored -----------------------------------
+// What the dataplane applied, not only the tables built from it, so that a
+// control plane that lost its own state adopts it instead of wiping a
+// forwarding dataplane (read_applied_config). Slots are indexed by id; a VIP
+// slot with id 0 and a backend slot with vip_id 0 are empty. The dataplane
+// rewrites only the slots of VIPs a build changed. Fields of one slot are
+// plain bytes, consistent only under the sequence lock (applied_seq).
+
+struct AppliedVip {
+  uint32_t id;  // 0 = empty
+  uint32_t table_size;
+  uint8_t family;
+  uint8_t protocol;
+  uint8_t encap;
+  uint8_t pad;
+  uint16_t port;
+  uint16_t pad2;
+  uint8_t address[16];
+};
+
+struct AppliedBackend {
+  uint32_t id;
+  uint32_t vip_id;  // 0 = empty
+  uint32_t weight;
+  uint8_t state;
+  uint8_t family;
+  uint16_t name_len;
+  uint8_t address[16];
+  char name[kMaxBackendNameLen];
 };
 
 // --- Ring records (kRecordSize bytes each) --------------------------------
@@ -251,6 +287,14 @@ class ControlSegment {
   const SegmentHeader& header() const { return *header_; }
   SpscRing& commands() { return commands_; }
   SpscRing& events() { return events_; }
+  // The dataplane's mirror of what it applied: `changed` VIPs (their
+  // versions before and after, nullptr for none) rewritten under the
+  // sequence lock. Dataplane, one writer thread.
+  void write_applied(const std::vector<std::pair<const VipConfig*, const VipConfig*>>& changed);
+  // The control plane's read of it: false if the dataplane kept rewriting it
+  // (retry later). The configuration has the dataplane's ids.
+  bool read_applied(TableConfig& out) const;
+
   LcoreCounters* lcore_counters(uint32_t lcore);
   TrafficCounters* vip_counters(uint32_t lcore);
   TrafficCounters* backend_counters(uint32_t lcore);

@@ -102,6 +102,7 @@ json Controller::op_status(const RequestArgs& args) {
              {"transactions_pushed", transactions_pushed_},
              {"changes_pushed", changes_pushed_}};
   if (!sync_error_.empty()) cp["sync_error"] = sync_error_;
+  if (!adopted_.is_null()) cp["adopted"] = adopted_;
   return ok_answer(json{{"dataplane", std::move(dp)}, {"controlplane", std::move(cp)}});
 }
 
@@ -143,10 +144,21 @@ json Controller::op_backend_list(const RequestArgs& args) {
   return ok_answer(json{{"backends", std::move(backends)}});
 }
 
+// An empty configuration deletes every VIP: only on purpose.
+static std::optional<ApiError> empty_config_refusal(const RequestArgs& args, const TableConfig& config) {
+  bool allow_empty = false;
+  if (auto e = args.boolean("allow_empty", allow_empty)) return e;
+  if (!config.vips.empty() || allow_empty) return std::nullopt;
+  return invalid_error("vips",
+                       "an empty configuration deletes every VIP; to mean it, pass allow_empty "
+                       "(lbctl config apply --allow-empty)");
+}
+
 json Controller::op_config_check(const RequestArgs& args) {
   TableConfig config;
-  if (auto e = args.only({"config"})) return error_answer(*e);
+  if (auto e = args.only({"config", "allow_empty"})) return error_answer(*e);
   if (auto e = args.config("config", config)) return error_answer(*e);
+  if (auto e = empty_config_refusal(args, config)) return error_answer(*e);
   State next = state_;
   ApplySummary summary;
   if (auto e = apply_config(next, std::move(config), limits(), summary)) return error_answer(*e);
@@ -154,8 +166,24 @@ json Controller::op_config_check(const RequestArgs& args) {
 }
 
 json Controller::op_config_export(const RequestArgs& args) {
-  if (auto e = args.only({})) return error_answer(*e);
-  return ok_answer(json{{"config", config_view(state_.config)}});
+  if (auto e = args.only({"applied"})) return error_answer(*e);
+  bool applied = false;
+  if (auto e = args.boolean("applied", applied)) return error_answer(*e);
+  if (!applied) return ok_answer(json{{"config", config_view(state_.config)}});
+  now_ns_ = monotonic_ns();
+  link_.refresh(now_ns_);
+  if (!link_.alive(now_ns_)) {
+    return error_answer(ApiError{ErrorCode::kDataplane,
+                                 "no dataplane attached: " + link_.reason(now_ns_), "applied"});
+  }
+  std::optional<TableConfig> config = read_applied();
+  if (!config) {
+    return error_answer(ApiError{ErrorCode::kDataplane,
+                                 "the dataplane is rewriting its applied configuration; retry",
+                                 "applied"});
+  }
+  normalize(*config);
+  return ok_answer(json{{"config", config_view(*config)}});
 }
 
 json Controller::op_vip_show(const RequestArgs& args) {
@@ -293,8 +321,9 @@ std::optional<ApiError> Controller::op_backend_set(const RequestArgs& args, Stat
 std::optional<ApiError> Controller::op_config_apply(const RequestArgs& args, State& next,
                                                     json& result) {
   TableConfig config;
-  if (auto e = args.only({"config"})) return e;
+  if (auto e = args.only({"config", "allow_empty"})) return e;
   if (auto e = args.config("config", config)) return e;
+  if (auto e = empty_config_refusal(args, config)) return e;
   ApplySummary s;
   if (auto e = apply_config(next, std::move(config), limits(), s)) return e;
   result = json{{"changed", s.changed},

@@ -13,6 +13,11 @@ ControlChannel::ControlChannel(ControlSegment& segment, TablePublisher& tables)
   h.applied_digest.store(tables_.builder().digest(), std::memory_order_release);
   h.table_memory_used.store(tables_.builder().memory_bytes(), std::memory_order_relaxed);
   h.table_memory_budget.store(tables_.limits().table_memory_budget, std::memory_order_release);
+  // What is applied already (--static-config) goes into the mirror whole.
+  const TableConfig applied = tables_.builder().applied_config();
+  std::vector<std::pair<const VipConfig*, const VipConfig*>> all;
+  for (const VipConfig& vip : applied.vips) all.emplace_back(nullptr, &vip);
+  segment_.write_applied(all);
   builder_ = std::thread([this] { builder_main(); });
 }
 
@@ -49,6 +54,23 @@ void ControlChannel::builder_main() {
       done.result.error = std::string("internal error while building: ") + e.what();
     }
     done.build_ns = monotonic_ns() - start;
+    if (done.result.snapshot) {
+      // The mirror follows the build; the digest in the header follows the
+      // publication (a reader checks one against the other). The build is
+      // committed: a mirror that cannot be written is reported, not undone.
+      try {
+        std::vector<std::pair<const VipConfig*, const VipConfig*>> changed;
+        changed.reserve(done.result.changed.size());
+        for (const auto& [before, after] : done.result.changed) {
+          changed.emplace_back(before ? &before->config : nullptr,
+                               after ? &after->config : nullptr);
+        }
+        segment_.write_applied(changed);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "lb-dataplane: cannot update the applied-configuration mirror: %s\n",
+                     e.what());
+      }
+    }
     std::lock_guard<std::mutex> lock(mu_);
     done_ = std::move(done);
   }

@@ -81,6 +81,38 @@ int main(int argc, char** argv) {
   ForwardingConfig& fwd = opt.forwarding;
   fwd.tsc_hz = rte_get_tsc_hz();
 
+  // Tables first: with --static-config every packet the ports deliver meets
+  // them (a net_pcap port starts reading as soon as it is started).
+  TableLimits limits;
+  limits.max_vips = fwd.max_vips;
+  limits.max_backend_id = fwd.max_backend_id;
+  limits.outer_v4 = fwd.outer_src_v4.family == 4;
+  limits.outer_v6 = fwd.outer_src_v6.family == 6;
+  limits.table_memory_budget =
+      opt.table_memory_mb != 0 ? opt.table_memory_mb << 20 : default_table_memory_budget();
+  TablePublisher tables(limits, workers);
+  tables.builder().set_faults(BuildFaults{uint64_t{opt.test_build_delay_ms} * 1000000,
+                                          opt.test_alloc_fail_mb << 20});
+  tables.builder().set_threads(opt.build_threads);
+
+  if (!opt.static_config.empty()) {
+    std::string error;
+    const std::string text = read_file(opt.static_config, error);
+    if (!error.empty()) fatal("--static-config: " + error);
+    // The one configuration document: lbctl config export's output, the
+    // control plane's state file, or the same with ids.
+    ConfigDocument doc;
+    error = parse_config_document(text, doc);
+    if (!error.empty()) fatal("--static-config " + opt.static_config + ": " + error);
+    TableConfig& config = doc.config;
+    if (!doc.has_ids) number_in_order(config);
+    const ApplyResult r = tables.apply(config);
+    if (!r.ok) fatal("--static-config " + opt.static_config + ": " + r.error);
+    std::fprintf(stderr, "lb-dataplane: installed %zu VIPs, generation %lu, built in %.3f ms\n",
+                 config.vips.size(), static_cast<unsigned long>(r.generation),
+                 static_cast<double>(r.build_ns) / 1e6);
+  }
+
   const bool separate_egress = opt.egress_port != opt.port;
   const uint32_t ports_used = separate_egress ? 2 : 1;
   uint32_t mbufs = opt.mbufs;
@@ -108,32 +140,6 @@ int main(int argc, char** argv) {
   rte_ether_addr mac{};
   rte_eth_macaddr_get(opt.egress_port, &mac);
   std::memcpy(fwd.port_mac, mac.addr_bytes, 6);
-
-  TableLimits limits;
-  limits.max_vips = fwd.max_vips;
-  limits.max_backend_id = fwd.max_backend_id;
-  limits.outer_v4 = fwd.outer_src_v4.family == 4;
-  limits.outer_v6 = fwd.outer_src_v6.family == 6;
-  limits.table_memory_budget =
-      opt.table_memory_mb != 0 ? opt.table_memory_mb << 20 : default_table_memory_budget();
-  TablePublisher tables(limits, workers);
-  tables.builder().set_faults(BuildFaults{uint64_t{opt.test_build_delay_ms} * 1000000,
-                                          opt.test_alloc_fail_mb << 20});
-  tables.builder().set_threads(opt.build_threads);
-
-  if (!opt.static_config.empty()) {
-    std::string error;
-    const std::string text = read_file(opt.static_config, error);
-    if (!error.empty()) fatal("--static-config: " + error);
-    TableConfig config;
-    error = parse_table_config_json(text, config);
-    if (!error.empty()) fatal("--static-config " + opt.static_config + ": " + error);
-    const ApplyResult r = tables.apply(config);
-    if (!r.ok) fatal("--static-config " + opt.static_config + ": " + r.error);
-    std::fprintf(stderr, "lb-dataplane: installed %zu VIPs, generation %lu, built in %.3f ms\n",
-                 config.vips.size(), static_cast<unsigned long>(r.generation),
-                 static_cast<double>(r.build_ns) / 1e6);
-  }
 
   SegmentParams seg_params;
   seg_params.hash_seed = fwd.hash_seed;
