@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -62,6 +64,59 @@ ApiServer::ApiServer(Handler handler, ErrorLine error_line, ApiServerLimits limi
 
 ApiServer::~ApiServer() { shutdown(); }
 
+namespace {
+
+// Takes `lock_path` (created if needed) with an exclusive flock and writes
+// our pid into it. Each round checks, after locking, that the name still
+// leads to the file it locked: a predecessor removes its lock file on the
+// way out, and a lock on a removed file guards nothing. Returns the
+// descriptor, or -1 with `error` set (naming the holder's pid when it is
+// another daemon's).
+int take_lock_file(const std::string& lock_path, const std::string& what, std::string& error) {
+  for (int round = 0; round < 8; ++round) {
+    const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      error = "cannot open " + lock_path + ": " + errno_text();
+      return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int lock_errno = errno;
+      char pid[32] = {};
+      const ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+      close(fd);
+      if (lock_errno != EWOULDBLOCK) {
+        error = "cannot lock " + lock_path + ": " + std::strerror(lock_errno);
+        return -1;
+      }
+      // A whole line is the holder's pid; anything else (being written) is left out.
+      std::string holder(pid, n > 0 ? static_cast<size_t>(n) : 0);
+      const bool whole = !holder.empty() && holder.back() == '\n';
+      holder = whole ? " (pid " + holder.substr(0, holder.size() - 1) + ")" : "";
+      error = "another lb-controlplane" + holder + " serves " + what + " (it holds " + lock_path +
+              "); stop it first, or give this one another --socket";
+      return -1;
+    }
+    struct stat locked {}, named{};
+    if (fstat(fd, &locked) != 0 || stat(lock_path.c_str(), &named) != 0 ||
+        locked.st_ino != named.st_ino || locked.st_dev != named.st_dev) {
+      close(fd);
+      continue;
+    }
+    // Our pid, for the message a refused successor prints.
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd, 0) != 0 ||
+        pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+      std::fprintf(stderr, "lb-controlplane: cannot write our pid into %s: %s\n",
+                   lock_path.c_str(), errno_text().c_str());
+    }
+    return fd;
+  }
+  error = "cannot lock " + lock_path + ": other processes keep replacing it";
+  return -1;
+}
+
+}  // namespace
+
 std::string ApiServer::listen(const std::string& path) {
   sockaddr_un addr;
   if (!fill_address(path, addr)) {
@@ -72,18 +127,37 @@ std::string ApiServer::listen(const std::string& path) {
   if (slash != std::string::npos && slash > 0) {
     if (std::string e = mkdirs(path.substr(0, slash)); !e.empty()) return e;
   }
+  // Who owns the socket's name is decided by a lock, not by whether the
+  // file answers: a daemon whose backlog is full, or that is stopped, does
+  // not answer either, and two daemons starting at once would both find
+  // the name free. The lock is held while we listen.
+  std::string error;
+  const std::string lock_path = path + ".lock";
+  const int lock_fd = take_lock_file(lock_path, path, error);
+  if (lock_fd < 0) return error;
+  auto give_up = [&](std::string e) {
+    unlink(lock_path.c_str());  // ours: we hold it
+    close(lock_fd);
+    return e;
+  };
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return path + " exists and is not a socket; not replacing it";
+    if (!S_ISSOCK(st.st_mode)) return give_up(path + " exists and is not a socket; not replacing it");
+    // Nobody holds the lock, so the socket is a dead daemon's, unless a
+    // daemon that does not take the lock (an older one) answers on it.
     const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const bool live =
         probe >= 0 && connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
     if (probe >= 0) close(probe);
-    if (live) return "another lb-controlplane is listening on " + path;
-    unlink(path.c_str());  // left by a daemon that died
+    if (live) return give_up("another lb-controlplane is listening on " + path);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return give_up("cannot remove the stale socket " + path + ": " + errno_text());
+    }
+    std::fprintf(stderr, "lb-controlplane: removed the stale socket %s (its daemon is gone)\n",
+                 path.c_str());
   }
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "cannot create a Unix socket: " + errno_text();
+  if (fd < 0) return give_up("cannot create a Unix socket: " + errno_text());
   // Mode 0660 from the start: no window in which others could connect.
   const mode_t old_umask = umask(0117);
   const int rc = bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
@@ -91,16 +165,18 @@ std::string ApiServer::listen(const std::string& path) {
   umask(old_umask);
   if (rc != 0) {
     close(fd);
-    return "cannot bind " + path + ": " + std::strerror(bind_errno);
+    return give_up("cannot bind " + path + ": " + std::strerror(bind_errno));
   }
   if (chmod(path.c_str(), 0660) != 0 || ::listen(fd, 64) != 0 || stat(path.c_str(), &st) != 0) {
     const std::string e = "cannot listen on " + path + ": " + errno_text();
     close(fd);
     unlink(path.c_str());
-    return e;
+    return give_up(e);
   }
   listen_fd_ = fd;
+  lock_fd_ = lock_fd;
   path_ = path;
+  lock_path_ = lock_path;
   inode_ = st.st_ino;
   return {};
 }
@@ -118,6 +194,11 @@ void ApiServer::shutdown_listener() {
   // Remove the file only if it is still ours (not a successor's).
   struct stat st {};
   if (stat(path_.c_str(), &st) == 0 && st.st_ino == inode_) unlink(path_.c_str());
+  // The lock file last, while still holding it: a successor that opened it
+  // meanwhile finds it removed and opens the name afresh.
+  unlink(lock_path_.c_str());
+  close(lock_fd_);
+  lock_fd_ = -1;
 }
 
 size_t ApiServer::active_connections() const {

@@ -75,8 +75,11 @@ class ApiServer {
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
 
-  // Creates the directory if needed, refuses a socket a live daemon answers
-  // on, replaces a stale one, listens with mode 0660. Empty on success.
+  // Creates the directory if needed and takes the socket's name: an
+  // exclusive flock on PATH.lock (holding our pid), held while listening.
+  // A name another daemon holds is refused (the message names its pid); a
+  // socket file nobody holds is a dead daemon's and is replaced (unless
+  // something answers on it). Listens with mode 0660. Empty on success.
   std::string listen(const std::string& path);
 
   // One poll() round of at most `timeout_ns` (less when a connection's idle
@@ -87,8 +90,8 @@ class ApiServer {
   // Sends a deferred answer; ignored if the connection has gone.
   void deliver(ConnId conn, const std::string& answer_line);
 
-  // Closes the listening socket and removes its file (if still ours);
-  // connections stay.
+  // Closes the listening socket and removes its file (if still ours) and
+  // the lock file, releasing the name; connections stay.
   void shutdown_listener();
   // The listener and every connection.
   void shutdown();
@@ -138,7 +141,9 @@ class ApiServer {
   ApiServerLimits limits_;
   ApiServerCounters counters_;
   int listen_fd_ = -1;
+  int lock_fd_ = -1;  // flock on lock_path_, while listening
   std::string path_;
+  std::string lock_path_;
   uint64_t inode_ = 0;
   ConnId next_id_ = 1;
   std::map<ConnId, Conn> conns_;

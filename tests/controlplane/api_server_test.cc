@@ -3,12 +3,16 @@
 // included), the connection cap that closes the longest-idle connection to
 // make room and refuses a newcomer only while every connection waits for an
 // answer, the idle timeout, and what a closed client reads (one error line,
-// then end-of-file, even if it writes its request after the refusal).
+// then end-of-file, even if it writes its request after the refusal); the
+// socket's name has one owner (a lock file): a second server is refused
+// while the first listens, a dead one's socket is replaced, a stop removes
+// the socket and the lock file.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -277,6 +281,70 @@ TEST_F(ServerTest, IdleConnectionsAreClosedAfterTheTimeout) {
   EXPECT_FALSE(waiting->at_eof());
   ASSERT_TRUE(run_until([&] { return waiting->has_line(); }, 1000ms));
   EXPECT_TRUE(unavailable(waiting->take_line(), "without a request"));
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
+}
+
+ApiServer plain_server() {
+  return ApiServer([](ConnId, const std::string&) { return std::optional<std::string>("{}\n"); },
+                   [](const ApiError& e) { return answer_line(error_answer(e)); });
+}
+
+TEST_F(ServerTest, TheSocketsNameHasOneOwner) {
+  start({});
+  EXPECT_TRUE(exists(path_ + ".lock"));
+  // A second daemon is refused, even if the first does not answer (a full
+  // backlog, a stopped process): the lock decides, not a connect().
+  ApiServer second = plain_server();
+  const std::string e = second.listen(path_);
+  EXPECT_NE(e.find("another lb-controlplane (pid " + std::to_string(getpid()) + ") serves " +
+                   path_),
+            std::string::npos)
+      << e;
+  // The first one's socket is untouched and still serves.
+  auto c = connect();
+  ASSERT_TRUE(c->send("ping\n"));
+  EXPECT_EQ(answer(*c)["echo"], "ping");
+  // A clean stop removes the socket and the lock file; the name is free.
+  server_->shutdown();
+  EXPECT_FALSE(exists(path_));
+  EXPECT_FALSE(exists(path_ + ".lock"));
+  EXPECT_EQ(second.listen(path_), "");
+}
+
+TEST_F(ServerTest, ADeadDaemonsSocketIsReplaced) {
+  // What kill -9 leaves: a bound socket file nobody listens on, and a lock
+  // file nobody holds.
+  {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+    ASSERT_EQ(bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    close(fd);
+    const int lock = open((path_ + ".lock").c_str(), O_CREAT | O_WRONLY, 0600);
+    ASSERT_GE(lock, 0);
+    ASSERT_EQ(write(lock, "999999\n", 7), 7);
+    close(lock);
+  }
+  ASSERT_TRUE(exists(path_));
+  start({});
+  auto c = connect();
+  ASSERT_TRUE(c->send("ping\n"));
+  EXPECT_EQ(answer(*c)["echo"], "ping");
+}
+
+TEST_F(ServerTest, AFileThatIsNoSocketIsLeftAlone) {
+  const int fd = open(path_.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ApiServer server = plain_server();
+  EXPECT_NE(server.listen(path_).find("is not a socket"), std::string::npos);
+  EXPECT_TRUE(exists(path_));
+  EXPECT_FALSE(exists(path_ + ".lock")) << "a refused start releases the name";
 }
 
 }  // namespace
