@@ -31,6 +31,16 @@ uint64_t monotonic_ns() {
 
 std::string segment_name(const std::string& instance) { return "/sluice-" + instance; }
 
+bool valid_instance_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return name != "." && name != "..";
+}
+
 std::string validate_for_channel(const TableConfig& config) {
   for (const VipConfig& vip : config.vips) {
     for (const BackendConfig& be : vip.backends) {
@@ -312,14 +322,121 @@ bool ControlSegment::read_applied(TableConfig& out) const {
 
 ControlSegment::~ControlSegment() {
   if (base_ != nullptr) munmap(base_, size_);
+  if (owner_fd_ >= 0) close(owner_fd_);  // releases the name
+}
+
+namespace {
+
+// A write lock on the whole file, held by this open file description. OFD
+// locks, unlike POSIX record locks, are not dropped when some other
+// descriptor of the same file is closed, and they do not interact with the
+// flock() the control plane takes on the segment (dataplane_link.cc).
+bool lock_owner(int fd) {
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 0;
+  fl.l_len = 0;
+  return fcntl(fd, F_OFD_SETLK, &fl) == 0;
+}
+
+// The pid in a segment's header, if it has one that is set up; 0 otherwise.
+uint32_t owner_pid(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) < sizeof(SegmentHeader)) return 0;
+  void* p = mmap(nullptr, sizeof(SegmentHeader), PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return 0;
+  const auto* h = static_cast<const SegmentHeader*>(p);
+  const uint32_t pid =
+      h->ready.load(std::memory_order_acquire) == 1 && h->magic == kSegmentMagic ? h->pid : 0;
+  munmap(p, sizeof(SegmentHeader));
+  return pid;
+}
+
+}  // namespace
+
+std::unique_ptr<ControlSegment> ControlSegment::claim(const std::string& instance,
+                                                      std::string& error, std::string* reclaimed) {
+  auto seg = std::unique_ptr<ControlSegment>(new ControlSegment());
+  seg->name_ = segment_name(instance);
+  const std::string path = "/dev/shm" + seg->name_;
+  if (reclaimed != nullptr) reclaimed->clear();
+  // Each round opens whatever is under the name (or creates it), locks it
+  // and checks that the name still leads to what it locked. A locked
+  // segment is a live owner's; an unlocked one with contents is a dead
+  // owner's, removed so that the next round creates a fresh one (a new
+  // inode: attached control planes see the restart). A few rounds only
+  // when other starters race for the same name; one of them wins.
+  for (int round = 0; round < 8; ++round) {
+    const int fd = shm_open(seg->name_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      error = "cannot create shared memory " + path + ": " + std::strerror(errno);
+      return nullptr;
+    }
+    if (!lock_owner(fd)) {
+      const int lock_errno = errno;
+      if (lock_errno != EAGAIN && lock_errno != EACCES) {
+        error = "cannot lock shared memory " + path + ": " + std::strerror(lock_errno);
+        close(fd);
+        return nullptr;
+      }
+      const uint32_t pid = owner_pid(fd);
+      close(fd);
+      error = "instance '" + instance + "' is in use: " +
+              (pid != 0 ? "lb-dataplane pid " + std::to_string(pid) + " owns"
+                        : "another lb-dataplane is starting with") +
+              " its segment " + path + "; stop it first, or give this one another --instance";
+      return nullptr;
+    }
+    struct stat locked {}, named{};
+    if (fstat(fd, &locked) != 0) {
+      error = "cannot stat shared memory " + path + ": " + std::strerror(errno);
+      close(fd);
+      return nullptr;
+    }
+    if (stat(path.c_str(), &named) != 0 || named.st_ino != locked.st_ino) {
+      close(fd);  // replaced or removed between our open and our lock
+      continue;
+    }
+    if (locked.st_size != 0) {
+      const uint32_t pid = owner_pid(fd);
+      if (reclaimed != nullptr) {
+        *reclaimed = "reclaimed " + path + " from a dataplane that is gone" +
+                     (pid != 0 ? " (pid " + std::to_string(pid) + ")" : std::string());
+      }
+      shm_unlink(seg->name_.c_str());  // the name leads to it and nobody owns it
+      close(fd);
+      continue;
+    }
+    fchmod(fd, 0600);  // whatever the umask
+    seg->owner_fd_ = fd;
+    seg->inode_ = locked.st_ino;
+    return seg;
+  }
+  error = "cannot claim shared memory " + path + ": other processes keep replacing it";
+  return nullptr;
 }
 
 std::unique_ptr<ControlSegment> ControlSegment::create(const std::string& instance,
                                                        const SegmentParams& p,
                                                        std::string& error) {
+  auto seg = claim(instance, error);
+  if (!seg) return nullptr;
+  if (!seg->init(p, error)) {
+    seg->unlink();
+    return nullptr;
+  }
+  return seg;
+}
+
+bool ControlSegment::init(const SegmentParams& p, std::string& error) {
+  if (owner_fd_ < 0 || base_ != nullptr) {
+    error = "shared memory " + name_ + " is not claimed, or is set up already";
+    return false;
+  }
   if (!is_power_of_two(p.cmd_slots) || !is_power_of_two(p.event_slots)) {
     error = "ring slot counts must be powers of two";
-    return nullptr;
+    return false;
   }
   const size_t header = align_up(sizeof(SegmentHeader));
   const size_t cmd = align_up(SpscRing::memory_size(p.cmd_slots, kRecordSize));
@@ -332,33 +449,17 @@ std::unique_ptr<ControlSegment> ControlSegment::create(const std::string& instan
   const size_t ab = align_up(sizeof(AppliedBackend) * (size_t{p.max_backend_id} + 1));
   const size_t total = header + cmd + ev + lc + vc + bc + av + ab;
 
-  auto seg = std::unique_ptr<ControlSegment>(new ControlSegment());
-  seg->name_ = segment_name(instance);
-  // A segment left by a dataplane that died belongs to nobody now.
-  shm_unlink(seg->name_.c_str());
-  const int fd = shm_open(seg->name_.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
-  if (fd < 0) {
-    error = "cannot create shared memory " + seg->name_ + ": " + std::strerror(errno);
-    return nullptr;
+  if (ftruncate(owner_fd_, static_cast<off_t>(total)) != 0) {
+    error = "cannot size shared memory " + name_ + ": " + std::strerror(errno);
+    return false;
   }
-  fchmod(fd, 0600);  // whatever the umask
-  struct stat st {};
-  if (ftruncate(fd, static_cast<off_t>(total)) != 0 || fstat(fd, &st) != 0) {
-    error = "cannot size shared memory " + seg->name_ + ": " + std::strerror(errno);
-    close(fd);
-    shm_unlink(seg->name_.c_str());
-    return nullptr;
-  }
-  void* base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
+  void* base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, owner_fd_, 0);
   if (base == MAP_FAILED) {
-    error = "cannot map shared memory " + seg->name_ + ": " + std::strerror(errno);
-    shm_unlink(seg->name_.c_str());
-    return nullptr;
+    error = "cannot map shared memory " + name_ + ": " + std::strerror(errno);
+    return false;
   }
-  seg->base_ = base;
-  seg->size_ = total;
-  seg->inode_ = st.st_ino;
+  base_ = base;
+  size_ = total;
   auto* h = new (base) SegmentHeader{};
   h->magic = kSegmentMagic;
   h->abi_version = kAbiVersion;
@@ -386,13 +487,13 @@ std::unique_ptr<ControlSegment> ControlSegment::create(const std::string& instan
   h->applied_vips_offset = header + cmd + ev + lc + vc + bc;
   h->applied_backends_offset = header + cmd + ev + lc + vc + bc + av;
   auto* bytes = static_cast<uint8_t*>(base);
-  seg->commands_ = SpscRing::create(bytes + h->cmd_ring_offset, p.cmd_slots, kRecordSize);
-  seg->events_ = SpscRing::create(bytes + h->event_ring_offset, p.event_slots, kRecordSize);
+  commands_ = SpscRing::create(bytes + h->cmd_ring_offset, p.cmd_slots, kRecordSize);
+  events_ = SpscRing::create(bytes + h->event_ring_offset, p.event_slots, kRecordSize);
   h->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
-  seg->header_ = h;
+  header_ = h;
   // Release: every field above is visible to a control plane that sees ready.
   h->ready.store(1, std::memory_order_release);
-  return seg;
+  return true;
 }
 
 std::unique_ptr<ControlSegment> ControlSegment::attach(const std::string& instance,

@@ -262,6 +262,9 @@ struct SegmentParams {
 };
 
 std::string segment_name(const std::string& instance);
+// 1 to 64 characters of [A-Za-z0-9._-], not "." or "..": what both programs
+// accept as --instance (it becomes a file name).
+bool valid_instance_name(const std::string& instance);
 
 class ControlSegment {
  public:
@@ -269,9 +272,19 @@ class ControlSegment {
   ControlSegment(const ControlSegment&) = delete;
   ControlSegment& operator=(const ControlSegment&) = delete;
 
-  // Dataplane: replaces any segment left by an earlier run of the same
-  // instance and creates a fresh one with a new boot id. nullptr + error on
-  // failure.
+  // Dataplane, first thing at start: takes the instance's name. The owner
+  // of a segment holds a write lock (an open-file-description lock, which
+  // the control plane's flock on the segment does not touch) on it for its
+  // whole life, so a segment nobody holds is a dead dataplane's: it is
+  // removed, and a fresh one (empty until init) is created and locked.
+  // While a live dataplane holds the name: nullptr and an error naming its
+  // pid. `reclaimed` (if given) says what was reclaimed, empty if nothing.
+  static std::unique_ptr<ControlSegment> claim(const std::string& instance, std::string& error,
+                                               std::string* reclaimed = nullptr);
+  // Dataplane: sizes and lays out the claimed segment with a new boot id
+  // and marks it ready. False + error on failure.
+  bool init(const SegmentParams& params, std::string& error);
+  // claim() and init() in one step.
   static std::unique_ptr<ControlSegment> create(const std::string& instance,
                                                 const SegmentParams& params, std::string& error);
   // Control plane: attaches to the instance's segment. nullptr + error when
@@ -281,7 +294,9 @@ class ControlSegment {
   // Whether the named segment is still the one mapped here (a restarted
   // dataplane creates a new one under the same name).
   bool still_current() const;
-  void unlink();  // dataplane, on clean exit
+  // Dataplane, on clean exit: removes the segment (if it is still the one
+  // under the name); the name stays claimed until this object goes.
+  void unlink();
 
   SegmentHeader& header() { return *header_; }
   const SegmentHeader& header() const { return *header_; }
@@ -306,6 +321,7 @@ class ControlSegment {
   void* base_ = nullptr;
   size_t size_ = 0;
   uint64_t inode_ = 0;
+  int owner_fd_ = -1;  // dataplane: the claimed segment, locked while this lives
   SegmentHeader* header_ = nullptr;
   SpscRing commands_;
   SpscRing events_;

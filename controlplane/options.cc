@@ -1,5 +1,7 @@
 #include "controlplane/options.h"
 
+#include "common/control_segment.h"
+
 #include <boost/program_options.hpp>
 
 #include <charconv>
@@ -76,16 +78,6 @@ bool parse_number(const std::string& text, uint64_t min, uint64_t max, uint64_t&
   return true;
 }
 
-bool valid_instance(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return name != "." && name != "..";
-}
-
 }  // namespace
 
 std::string options_help() {
@@ -136,7 +128,7 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
   } catch (const po::error& e) {
     return fail(e.what());
   }
-  if (!valid_instance(o.instance)) {
+  if (!valid_instance_name(o.instance)) {
     return fail("--instance '" + o.instance + "' must be 1 to 64 characters of [A-Za-z0-9._-]");
   }
   if (o.socket_path.empty()) o.socket_path = "/run/sluice/" + o.instance + ".sock";

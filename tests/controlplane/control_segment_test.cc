@@ -1,11 +1,16 @@
 // The shared-memory segment (common/control_segment.h): create and attach
 // see the same header and rings, the file is mode 0600, a segment of
-// another ABI version is refused with a message saying so, and a
-// re-created segment is noticed (still_current).
+// another ABI version is refused with a message saying so, a re-created
+// segment is noticed (still_current), and the name has one owner: a second
+// claim while the owner lives is refused naming its pid, a dead owner's
+// segment is reclaimed, and the control plane's flock is not in the way.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/control_segment.h"
 #include "tests/controlplane/test_util.h"
@@ -91,16 +96,96 @@ TEST_F(Segment, MissingSegmentIsExplained) {
   EXPECT_NE(error.find("--instance " + instance), std::string::npos) << error;
 }
 
+ino_t inode_of(const std::string& instance) {
+  struct stat st {};
+  return stat(("/dev/shm" + segment_name(instance)).c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
 TEST_F(Segment, RecreatedSegmentIsNoticed) {
   std::string error;
   auto first = ControlSegment::create(instance, SegmentParams{}, error);
   ASSERT_TRUE(first) << error;
   auto cp = ControlSegment::attach(instance, error);
   ASSERT_TRUE(cp) << error;
-  auto second = ControlSegment::create(instance, SegmentParams{}, error);
+  first.reset();  // a dataplane that died: its segment stays, nobody owns it
+  std::string reclaimed;
+  auto second = ControlSegment::claim(instance, error, &reclaimed);
   ASSERT_TRUE(second) << error;
+  ASSERT_TRUE(second->init(SegmentParams{}, error)) << error;
+  EXPECT_NE(reclaimed.find("reclaimed /dev/shm" + segment_name(instance)), std::string::npos)
+      << reclaimed;
+  EXPECT_NE(reclaimed.find("(pid " + std::to_string(getpid()) + ")"), std::string::npos)
+      << reclaimed;
   EXPECT_FALSE(cp->still_current());
   EXPECT_NE(second->header().boot_id, cp->header().boot_id);
+}
+
+TEST_F(Segment, ASecondOwnerIsRefusedWhileTheFirstLives) {
+  std::string error;
+  auto first = ControlSegment::create(instance, SegmentParams{}, error);
+  ASSERT_TRUE(first) << error;
+  const ino_t inode = inode_of(instance);
+  EXPECT_FALSE(ControlSegment::claim(instance, error));
+  EXPECT_NE(error.find("instance '" + instance + "' is in use: lb-dataplane pid " +
+                       std::to_string(getpid()) + " owns its segment"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("another --instance"), std::string::npos) << error;
+  EXPECT_FALSE(ControlSegment::create(instance, SegmentParams{}, error));
+  // The first one's segment is untouched: same file, still attachable.
+  EXPECT_EQ(inode_of(instance), inode);
+  EXPECT_TRUE(first->still_current());
+  EXPECT_TRUE(ControlSegment::attach(instance, error)) << error;
+}
+
+TEST_F(Segment, AClaimNotYetSetUpIsOwnedToo) {
+  std::string error;
+  auto first = ControlSegment::claim(instance, error);
+  ASSERT_TRUE(first) << error;
+  EXPECT_FALSE(ControlSegment::claim(instance, error));
+  EXPECT_NE(error.find("another lb-dataplane is starting with its segment"), std::string::npos)
+      << error;
+  // A control plane finds nothing to attach to yet, and says so.
+  EXPECT_FALSE(ControlSegment::attach(instance, error));
+  // An owner that died before setting it up leaves an empty file: reused.
+  first.reset();
+  std::string reclaimed = "unset";
+  auto second = ControlSegment::claim(instance, error, &reclaimed);
+  ASSERT_TRUE(second) << error;
+  EXPECT_EQ(reclaimed, "");
+  EXPECT_TRUE(second->init(SegmentParams{}, error)) << error;
+  EXPECT_FALSE(second->init(SegmentParams{}, error));  // once only
+}
+
+TEST_F(Segment, CleanExitRemovesTheSegmentAndFreesTheName) {
+  std::string error;
+  auto first = ControlSegment::create(instance, SegmentParams{}, error);
+  ASSERT_TRUE(first) << error;
+  first->unlink();
+  EXPECT_EQ(inode_of(instance), 0u);
+  first.reset();
+  EXPECT_TRUE(ControlSegment::create(instance, SegmentParams{}, error)) << error;
+}
+
+// The control plane's one-feeder rule (controlplane/dataplane_link.cc) takes
+// flock(LOCK_EX) on the segment; the owner's lock must not stand in its way,
+// and a second control plane must still be kept out.
+TEST_F(Segment, TheControlPlanesFlockWorksBesideTheOwnersLock) {
+  std::string error;
+  auto dp = ControlSegment::create(instance, SegmentParams{}, error);
+  ASSERT_TRUE(dp) << error;
+  const int a = shm_open(segment_name(instance).c_str(), O_RDWR | O_CLOEXEC, 0);
+  const int b = shm_open(segment_name(instance).c_str(), O_RDWR | O_CLOEXEC, 0);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  EXPECT_EQ(flock(a, LOCK_EX | LOCK_NB), 0);
+  EXPECT_NE(flock(b, LOCK_EX | LOCK_NB), 0);
+  close(a);
+  close(b);
+  // And an attached control plane does not make the name look free.
+  auto cp = ControlSegment::attach(instance, error);
+  ASSERT_TRUE(cp) << error;
+  EXPECT_FALSE(ControlSegment::claim(instance, error));
 }
 
 }  // namespace
