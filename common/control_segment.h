@@ -33,6 +33,24 @@ inline constexpr uint32_t kAbiVersion = 2;
 inline constexpr uint32_t kRecordSize = 256;
 inline constexpr uint32_t kMaxBackendNameLen = 192;
 inline constexpr uint32_t kMaxErrorLen = 200;
+inline constexpr uint32_t kMaxSegmentPorts = 2;  // ingress, and a separate egress port
+
+// One port lb-dataplane drives, as `lbctl status` shows it. name, driver,
+// mac and port_id are written once before SegmentHeader::port_count is
+// released; the atomics are refreshed by the main loop about once a second
+// (never per packet), each on its own.
+struct PortStatus {
+  char name[64];    // DPDK device name ("net_af_packet0", "0000:01:00.0"), NUL-terminated
+  char driver[32];  // driver name ("net_af_packet", "net_ice"), NUL-terminated
+  uint8_t mac[6];
+  uint16_t port_id;
+  // link_speed_mbps << 32 | full_duplex << 1 | up; speed 0 when unknown.
+  std::atomic<uint64_t> link;
+  std::atomic<uint32_t> mtu;
+  uint32_t pad;
+  // Link or MTU queries that failed at run time (the last good values stay).
+  std::atomic<uint64_t> query_errors;
+};
 
 struct SegmentHeader {
   uint64_t magic;
@@ -80,6 +98,10 @@ struct SegmentHeader {
   // Sequence lock of the applied-configuration mirror: odd while the
   // dataplane rewrites slots, even (and advanced) once they are whole.
   std::atomic<uint64_t> applied_seq;
+  // The ports (PortStatus): ingress first; 0 until they are described
+  // (release by the dataplane, acquire by the control plane).
+  std::atomic<uint32_t> port_count;
+  PortStatus ports[kMaxSegmentPorts];
   // 1 once everything above is initialised (release by the dataplane,
   // acquire by the control plane).
   std::atomic<uint32_t> ready;

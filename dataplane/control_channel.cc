@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dataplane/channel_test_hook.h"
+
 namespace sluice::dp {
 
 ControlChannel::ControlChannel(ControlSegment& segment, TablePublisher& tables)
@@ -156,6 +158,7 @@ bool ControlChannel::poll(uint32_t max_records) {
         case TransactionAssembler::Result::kPending:
           break;
         case TransactionAssembler::Result::kCommitted: {
+          channel_test_hook_on_commit();  // --test-channel-exception: may throw
           Job job{assembler_.txn_id(), tables_.generation() + 1, assembler_.take()};
           if (job_in_flight_) {
             waiting_ = std::move(job);

@@ -1,8 +1,19 @@
 // lb-dataplane: starts the EAL, sets up the ports, runs one worker per EAL
 // worker lcore and keeps the main lcore for table publication and
 // reclamation, fed by the control channel in shared memory (DESIGN.md
-// sections 1 and 4). Stops cleanly on SIGINT/SIGTERM and
-// prints the summed counters as one JSON line on stdout.
+// sections 1 and 4).
+//
+// One process per instance name: the name (its segment) is claimed before
+// any port is touched, so a second lb-dataplane with the same --instance
+// refuses to start while the first lives, and a segment a killed one left
+// is reclaimed (common/control_segment.h). SIGINT/SIGTERM stop it within a
+// second whatever it does: the main loop sleeps 100 us at a time, workers
+// look at the stop flag every loop and sleep at most --idle-backoff-us
+// (bounded), and a running build is cancelled before its next VIP. A clean
+// stop removes the segment and prints the summed counters as one JSON line
+// on stdout. Every DPDK call's result is checked: at start a failure names
+// the call, the port and the error and ends the process with exit code 1;
+// at run time (link and MTU queries) it is counted per port.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -10,8 +21,10 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <signal.h>
+
 #include <atomic>
-#include <csignal>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -22,6 +35,7 @@
 #include <vector>
 
 #include "common/control_segment.h"
+#include "dataplane/channel_test_hook.h"
 #include "dataplane/control_channel.h"
 #include "dataplane/options.h"
 #include "dataplane/program_start.h"
@@ -40,9 +54,24 @@ std::atomic<bool> g_stop{false};
 
 void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
+// What a failed start must undo: ports it started, the segment it claimed.
+struct StartUndo {
+  std::vector<uint16_t> ports;
+  ControlSegment* segment = nullptr;
+};
+StartUndo g_undo;
+
 [[noreturn]] void fatal(const std::string& msg) {
   std::fprintf(stderr, "lb-dataplane: %s\n", msg.c_str());
-  rte_eal_cleanup();
+  for (uint16_t port : g_undo.ports) {
+    if (std::string e = stop_port(port); !e.empty()) {
+      std::fprintf(stderr, "lb-dataplane: %s\n", e.c_str());
+    }
+  }
+  if (g_undo.segment != nullptr) g_undo.segment->unlink();
+  if (rte_eal_cleanup() != 0) {
+    std::fprintf(stderr, "lb-dataplane: rte_eal_cleanup failed: %s\n", rte_strerror(rte_errno));
+  }
   std::exit(1);
 }
 
@@ -55,6 +84,20 @@ std::string read_file(const std::string& path, std::string& error) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+bool same_mac(const uint8_t* a, const uint8_t* b) { return std::memcmp(a, b, 6) == 0; }
+
+// With a separate egress port, clients' frames arrive at the ingress port
+// addressed to its MAC, which is not the one replies leave from (the egress
+// port's): it is accepted as if given with --accept-mac. options.cc keeps a
+// slot free for it.
+void accept_ingress_mac(ForwardingConfig& fwd, const uint8_t* ingress_mac) {
+  if (same_mac(ingress_mac, fwd.port_mac)) return;
+  for (uint32_t i = 0; i < fwd.n_accept_macs; ++i) {
+    if (same_mac(ingress_mac, fwd.accept_macs[i])) return;
+  }
+  std::memcpy(fwd.accept_macs[fwd.n_accept_macs++], ingress_mac, 6);
 }
 
 }  // namespace
@@ -78,6 +121,23 @@ int main(int argc, char** argv) {
   const uint32_t workers = rte_lcore_count() - 1;
   if (workers == 0) fatal("no worker lcore: give the EAL at least two lcores, e.g. -l 0,1");
 
+  // From here on a stop request is a flag the start-up and the loops look at.
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGINT, &sa, nullptr) != 0 || sigaction(SIGTERM, &sa, nullptr) != 0) {
+    fatal(std::string("cannot install the SIGINT/SIGTERM handlers: ") + std::strerror(errno));
+  }
+
+  // The instance's name first, before any port: a second lb-dataplane of
+  // the same instance stops here, having touched nothing.
+  std::string seg_error, reclaimed;
+  std::unique_ptr<ControlSegment> segment =
+      ControlSegment::claim(opt.instance, seg_error, &reclaimed);
+  if (!segment) fatal(seg_error);
+  g_undo.segment = segment.get();
+  if (!reclaimed.empty()) std::fprintf(stderr, "lb-dataplane: %s\n", reclaimed.c_str());
+
   ForwardingConfig& fwd = opt.forwarding;
   fwd.tsc_hz = rte_get_tsc_hz();
 
@@ -94,6 +154,7 @@ int main(int argc, char** argv) {
   tables.builder().set_faults(BuildFaults{uint64_t{opt.test_build_delay_ms} * 1000000,
                                           opt.test_alloc_fail_mb << 20});
   tables.builder().set_threads(opt.build_threads);
+  g_channel_test_hook.throw_at_commit = opt.test_channel_exception;
 
   if (!opt.static_config.empty()) {
     std::string error;
@@ -136,20 +197,30 @@ int main(int argc, char** argv) {
     const std::string err = start_port(PortSetup{port, static_cast<uint16_t>(workers),
                                                  opt.rx_desc, opt.tx_desc, fwd.mtu, pool});
     if (!err.empty()) fatal(err);
+    g_undo.ports.push_back(port);
   }
-  rte_ether_addr mac{};
-  rte_eth_macaddr_get(opt.egress_port, &mac);
-  std::memcpy(fwd.port_mac, mac.addr_bytes, 6);
+  if (std::string e = port_mac(opt.egress_port, fwd.port_mac); !e.empty()) fatal(e);
+  if (separate_egress) {
+    uint8_t ingress_mac[6];
+    if (std::string e = port_mac(opt.port, ingress_mac); !e.empty()) fatal(e);
+    accept_ingress_mac(fwd, ingress_mac);
+  }
 
   SegmentParams seg_params;
   seg_params.hash_seed = fwd.hash_seed;
   seg_params.worker_lcores = workers;
   seg_params.max_vips = fwd.max_vips;
   seg_params.max_backend_id = fwd.max_backend_id;
-  std::string seg_error;
-  auto segment = ControlSegment::create(opt.instance, seg_params, seg_error);
-  if (!segment) fatal(seg_error);
-  ControlChannel channel(*segment, tables);
+  if (!segment->init(seg_params, seg_error)) fatal(seg_error);
+  SegmentHeader& header = segment->header();
+  for (size_t i = 0; i < ports.size(); ++i) {
+    if (std::string e = describe_port(ports[i], header.ports[i]); !e.empty()) fatal(e);
+  }
+  // Release: the names, drivers and MACs above are visible to a control
+  // plane that reads the count.
+  header.port_count.store(static_cast<uint32_t>(ports.size()), std::memory_order_release);
+  // Owned here so that the stop can end a running build first.
+  auto channel = std::make_unique<ControlChannel>(*segment, tables);
 
   std::vector<std::unique_ptr<WorkerContext>> contexts;
   std::vector<WorkerLoopParams> params(workers);
@@ -160,13 +231,11 @@ int main(int argc, char** argv) {
       contexts.push_back(std::make_unique<WorkerContext>(fwd, tables, i, storage));
     }
   } catch (const std::exception& e) {
-    segment->unlink();
     fatal(e.what());
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-
+  std::vector<std::atomic<int>> started(workers);
+  std::vector<unsigned> launched;
   uint32_t w = 0;
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) {
@@ -181,8 +250,31 @@ int main(int argc, char** argv) {
     p.burst = opt.burst;
     p.idle_backoff_us = opt.idle_backoff_us;
     p.stop = &g_stop;
-    rte_eal_remote_launch(worker_loop, &p, lcore);
+    p.started = &started[w];
+    if (const int rc = rte_eal_remote_launch(worker_loop, &p, lcore); rc != 0) {
+      // The workers launched so far stop before the ports and memory go.
+      g_stop.store(true, std::memory_order_relaxed);
+      for (unsigned l : launched) rte_eal_wait_lcore(l);
+      fatal("rte_eal_remote_launch failed on lcore " + std::to_string(lcore) + ": " +
+            std::strerror(rc < 0 ? -rc : rc));
+    }
+    launched.push_back(lcore);
     ++w;
+  }
+  // Every worker registers as an RCU reader before it touches a packet; one
+  // that could not would read tables the main lcore may free.
+  for (uint32_t i = 0; i < workers; ++i) {
+    int state;
+    // Acquire: pairs with the worker's release store of its outcome.
+    while ((state = started[i].load(std::memory_order_acquire)) == kWorkerStarting) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    if (state < 0) {
+      g_stop.store(true, std::memory_order_relaxed);
+      for (unsigned l : launched) rte_eal_wait_lcore(l);
+      fatal("rte_rcu_qsbr_thread_register failed for worker " + std::to_string(i) + ": " +
+            std::strerror(-state));
+    }
   }
   std::fprintf(stderr,
                "lb-dataplane: instance %s forwarding with %u workers on port %u; control "
@@ -192,19 +284,50 @@ int main(int argc, char** argv) {
   // The main lcore applies what arrives on the command ring, publishes, and
   // frees retired tables once their grace period is over. A short sleep
   // when idle keeps it off the CPU without adding more than ~100 us to an
-  // apply.
+  // apply. About once a second it refreshes the ports' link state and MTU
+  // in the segment (never per packet).
+  constexpr uint64_t kPortRefreshNs = 1'000'000'000;
+  uint64_t next_port_refresh = monotonic_ns() + kPortRefreshNs;
   while (!g_stop.load(std::memory_order_relaxed)) {
-    const bool worked = channel.poll();
+    const bool worked = channel->poll();
     tables.reclaim();
+    if (const uint64_t now = monotonic_ns(); now >= next_port_refresh) {
+      for (size_t i = 0; i < ports.size(); ++i) refresh_port_status(ports[i], header.ports[i]);
+      next_port_refresh = now + kPortRefreshNs;
+    }
     if (!worked) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  rte_eal_mp_wait_lcore();
+
+  // Stop: a running build is cancelled before its next VIP and its thread
+  // joined (while the workers leave their loops), then the workers are
+  // waited for, the segment removed and the ports stopped.
+  std::fprintf(stderr, "lb-dataplane: stopping\n");
+  exit_code = 0;
+  channel.reset();
+  w = 0;
+  for (unsigned l : launched) {
+    if (const int rc = rte_eal_wait_lcore(l); rc != 0) {
+      std::fprintf(stderr, "lb-dataplane: worker %u (lcore %u) ended with: %s\n", w, l,
+                   std::strerror(-rc));
+      exit_code = 1;
+    }
+    ++w;
+  }
   tables.reclaim();
 
   std::printf("%s\n", counters_json(contexts, *tables.current()).c_str());
   std::fflush(stdout);
   segment->unlink();
-  for (uint16_t port : ports) stop_port(port);
-  rte_eal_cleanup();
-  return 0;
+  for (uint16_t port : ports) {
+    if (std::string e = stop_port(port); !e.empty()) {
+      std::fprintf(stderr, "lb-dataplane: %s\n", e.c_str());
+      exit_code = 1;
+    }
+  }
+  if (rte_eal_cleanup() != 0) {
+    std::fprintf(stderr, "lb-dataplane: rte_eal_cleanup failed: %s\n", rte_strerror(rte_errno));
+    exit_code = 1;
+  }
+  std::fprintf(stderr, "lb-dataplane: stopped\n");
+  return exit_code;
 }

@@ -3,7 +3,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/control_segment.h"
 #include "dataplane/program_start.h"
+#include "dataplane/worker_loop.h"
 
 #include <boost/program_options.hpp>
 
@@ -33,7 +35,10 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
   general.add_options()
       ("help,h", "Print this help and exit.")
       ("instance", po::value(&o.instance)->default_value(o.instance),
-       "Instance name; the control segment is /dev/shm/sluice-NAME.")
+       "Instance name (1 to 64 of [A-Za-z0-9._-]); the control segment is "
+       "/dev/shm/sluice-NAME. One lb-dataplane per name: a second one refuses to start while "
+       "the first lives; a segment whose owner is gone (kill -9) is reclaimed at start, and a "
+       "clean stop (SIGTERM, SIGINT) removes it.")
       ("static-config", po::value(&o.static_config),
        "JSON file of VIPs and backends installed at start through the same table API the "
        "control plane uses (see README). Without it the dataplane starts with no VIPs.");
@@ -42,7 +47,9 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
       ("port", po::value(&raw.port)->default_value(0), "Ingress port id.")
       ("egress-port", po::value(&raw.egress_port)->default_value(-1),
        "Port id that encapsulated packets leave by (-1: the ingress port). ICMP replies to "
-       "clients leave by the port the request came in on.")
+       "clients leave by the port the request came in on. With a separate egress port, "
+       "frames addressed to the ingress port's MAC are accepted too (as if given with "
+       "--accept-mac), and everything leaves from the egress port's MAC.")
       ("rx-desc", po::value(&raw.rx_desc)->default_value(o.rx_desc), "RX descriptors per queue.")
       ("tx-desc", po::value(&raw.tx_desc)->default_value(o.tx_desc), "TX descriptors per queue.")
       ("mbufs", po::value(&o.mbufs)->default_value(0),
@@ -55,9 +62,9 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "neighbour). Required.")
       ("accept-mac", po::value(&raw.accept_macs)->composing(),
        "A further unicast MAC whose frames are ours, besides the port's own (repeatable, at "
-       "most 16), e.g. a VRRP virtual MAC. Frames to any other MAC are dropped and counted "
-       "(not_our_mac; broadcast and multicast: not_our_mac_group). Replies still leave from "
-       "the port's MAC.");
+       "most 16; 15 with --egress-port), e.g. a VRRP virtual MAC. Frames to any other MAC "
+       "are dropped and counted (not_our_mac; broadcast and multicast: not_our_mac_group). "
+       "Replies still leave from the port's MAC.");
   po::options_description encap("Encapsulation");
   encap.add_options()
       ("outer-src-v4", po::value(&raw.outer_src_v4),
@@ -89,8 +96,9 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
       ("burst", po::value(&raw.burst)->default_value(o.burst),
        "Packets per receive burst (at most 64).")
       ("idle-backoff-us", po::value(&o.idle_backoff_us)->default_value(0),
-       "Microseconds a worker sleeps after an empty poll (0: busy poll, for production). "
-       "Set it on hosts that share cores, such as 2-core test machines.");
+       "Microseconds a worker sleeps after a run of empty polls (0: busy poll, for "
+       "production; at most 100000, so that a stop is never kept waiting). Set it on hosts "
+       "that share cores, such as 2-core test machines.");
   po::options_description tables("Tables");
   tables.add_options()
       ("table-memory-mb", po::value(&o.table_memory_mb)->default_value(0),
@@ -107,7 +115,12 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "Sleep this long per VIP whose Maglev table is built: a deliberately slow build.")
       ("test-alloc-fail-mb", po::value(&o.test_alloc_fail_mb)->default_value(0),
        "A build that allocates more than this many MiB of Maglev tables fails as if out of "
-       "memory (the transaction is refused, the tables stay).");
+       "memory (the transaction is refused, the tables stay).")
+      ("test-channel-exception", po::value(&o.test_channel_exception)->default_value(0),
+       "The Nth committed transaction (counting from 1) throws an exception inside the "
+       "control channel's poll, as an allocation failure there would: that transaction is "
+       "refused and counted (refused_transactions), forwarding and later transactions go on. "
+       "0: never.");
   po::options_description all;
   all.add(general).add(ports).add(encap).add(flows).add(workers).add(tables).add(testing);
   return all;
@@ -207,15 +220,26 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   f.max_backend_id = raw.max_backend_id;
   if (o.table_memory_mb > (uint64_t{1} << 30)) return fail("--table-memory-mb is out of range");
   if (o.build_threads == 0 || o.build_threads > 64) return fail("--build-threads must be in [1, 64]");
+  if (!valid_instance_name(o.instance)) {
+    return fail("--instance '" + o.instance + "' must be 1 to 64 characters of [A-Za-z0-9._-]");
+  }
+  if (o.idle_backoff_us > kMaxIdleBackoffUs) {
+    return fail("--idle-backoff-us " + std::to_string(o.idle_backoff_us) + " is out of range [0, " +
+                std::to_string(kMaxIdleBackoffUs) + "]");
+  }
   f.icmp_rate_per_s = raw.icmp_rate;
   f.icmp_burst = raw.icmp_burst == 0 ? 1 : raw.icmp_burst;
   if (!vm.count("next-hop-mac")) return fail("--next-hop-mac is required");
   if (!parse_mac_address(raw.next_hop_mac, f.next_hop_mac)) {
     return fail("--next-hop-mac '" + raw.next_hop_mac + "' is not a MAC address like 02:00:00:00:00:01");
   }
-  if (raw.accept_macs.size() > kMaxAcceptMacs) {
+  // A separate egress port's ingress MAC takes one of the slots (main.cc).
+  const size_t accept_room = kMaxAcceptMacs - (o.egress_port != o.port ? 1 : 0);
+  if (raw.accept_macs.size() > accept_room) {
     return fail("--accept-mac is given " + std::to_string(raw.accept_macs.size()) +
-                " times; at most " + std::to_string(kMaxAcceptMacs));
+                " times; at most " + std::to_string(accept_room) +
+                (o.egress_port != o.port ? " with --egress-port (the ingress port's MAC takes one)"
+                                         : ""));
   }
   for (const std::string& text : raw.accept_macs) {
     uint8_t* mac = f.accept_macs[f.n_accept_macs];

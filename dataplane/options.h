@@ -25,6 +25,7 @@ struct DataplaneOptions {
   // Test hooks (documented in --help under "Testing"; never for production).
   uint32_t test_build_delay_ms = 0;   // per VIP whose Maglev table is built
   uint64_t test_alloc_fail_mb = 0;    // a build that allocates more fails as out of memory
+  uint64_t test_channel_exception = 0;  // the Nth committed transaction throws in poll()
   ForwardingConfig forwarding;     // MACs other than next hop are filled from the port
 };
 

@@ -1,5 +1,7 @@
 #include "dataplane/table_publisher.h"
 
+#include <rte_errno.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
@@ -71,14 +73,17 @@ void TablePublisher::reclaim() {
   }
 }
 
-void TablePublisher::register_reader(uint32_t reader_id) {
-  rte_rcu_qsbr_thread_register(qsbr_, reader_id);
+int TablePublisher::register_reader(uint32_t reader_id) {
+  // rte_rcu_qsbr_thread_register sets rte_errno and returns 1 on failure.
+  if (rte_rcu_qsbr_thread_register(qsbr_, reader_id) != 0) return -rte_errno;
   rte_rcu_qsbr_thread_online(qsbr_, reader_id);
+  return 0;
 }
 
-void TablePublisher::unregister_reader(uint32_t reader_id) {
+int TablePublisher::unregister_reader(uint32_t reader_id) {
   rte_rcu_qsbr_thread_offline(qsbr_, reader_id);
-  rte_rcu_qsbr_thread_unregister(qsbr_, reader_id);
+  if (rte_rcu_qsbr_thread_unregister(qsbr_, reader_id) != 0) return -rte_errno;
+  return 0;
 }
 
 }  // namespace sluice::dp

@@ -57,9 +57,10 @@ class TablePublisher {
   void reclaim();
   size_t pending_reclaims() const { return retired_.size(); }
 
-  // Worker side.
-  void register_reader(uint32_t reader_id);
-  void unregister_reader(uint32_t reader_id);
+  // Worker side. 0, or the negative errno of rte_rcu_qsbr_thread_register
+  // / _unregister (an id out of range).
+  int register_reader(uint32_t reader_id);
+  int unregister_reader(uint32_t reader_id);
   const TableSnapshot* current() const {
     // Pairs with the release store in apply(): a worker that sees the new
     // pointer also sees every byte of the snapshot built before it.

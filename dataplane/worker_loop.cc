@@ -22,7 +22,12 @@ void transmit(WorkerContext& ctx, uint16_t port, uint16_t queue, rte_mbuf** pkts
 int worker_loop(void* arg) {
   const auto& p = *static_cast<const WorkerLoopParams*>(arg);
   WorkerContext& ctx = *p.ctx;
-  p.tables->register_reader(ctx.reader_id());
+  if (const int rc = p.tables->register_reader(ctx.reader_id()); rc != 0) {
+    // Release: pairs with the main lcore's acquire load while it waits.
+    p.started->store(rc, std::memory_order_release);
+    return rc;
+  }
+  p.started->store(kWorkerRunning, std::memory_order_release);
   rte_mbuf* pkts[kMaxBurst];
   BurstOutput out;
   // Sleep only after a run of empty polls, so a burst of traffic that
@@ -49,8 +54,7 @@ int worker_loop(void* arg) {
       rte_delay_us_sleep(p.idle_backoff_us);
     }
   }
-  p.tables->unregister_reader(ctx.reader_id());
-  return 0;
+  return p.tables->unregister_reader(ctx.reader_id());
 }
 
 }  // namespace sluice::dp

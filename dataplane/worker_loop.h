@@ -1,7 +1,9 @@
 // The run-to-completion loop of one worker lcore (DESIGN.md section 2):
 // receive a burst per port, process_burst, transmit, free, report
 // quiescence, back off when idle if configured. Runs on its own lcore until
-// `stop` turns true.
+// `stop` turns true; it looks at `stop` once per loop, and a back-off sleep
+// lasts at most idle_backoff_us (at most kMaxIdleBackoffUs), so a stop takes
+// effect within that.
 #pragma once
 
 #include <atomic>
@@ -10,6 +12,16 @@
 #include "dataplane/worker.h"
 
 namespace sluice::dp {
+
+// The longest idle back-off lb-dataplane accepts (--idle-backoff-us): a
+// stop request waits for a sleeping worker at most this long.
+inline constexpr uint32_t kMaxIdleBackoffUs = 100000;
+
+// WorkerLoopParams::started: what the worker says once it has begun.
+inline constexpr int kWorkerStarting = 0;
+inline constexpr int kWorkerRunning = 1;
+// Below zero: registering as an RCU reader failed with this negative errno;
+// the worker returns at once without touching a packet.
 
 struct WorkerLoopParams {
   WorkerContext* ctx;
@@ -21,9 +33,12 @@ struct WorkerLoopParams {
   uint16_t burst;
   uint32_t idle_backoff_us;
   const std::atomic<bool>* stop;
+  std::atomic<int>* started;  // kWorkerStarting until the worker stores its outcome
 };
 
-// rte_eal_remote_launch entry point; `arg` is a WorkerLoopParams*.
+// rte_eal_remote_launch entry point; `arg` is a WorkerLoopParams*. Returns
+// 0, or a negative errno if the worker could not register as an RCU reader
+// (at start) or unregister (at the end).
 int worker_loop(void* arg);
 
 }  // namespace sluice::dp
