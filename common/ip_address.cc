@@ -58,4 +58,11 @@ bool parse_mac_address(std::string_view text, uint8_t out[6]) {
   return true;
 }
 
+std::string format_mac_address(const uint8_t mac[6]) {
+  char text[18];
+  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+  return text;
+}
+
 }  // namespace sluice

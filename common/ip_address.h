@@ -34,5 +34,7 @@ std::string format_ip_address(const IpAddress& addr);
 
 // Parses "aa:bb:cc:dd:ee:ff"; false if the text is not a MAC address.
 bool parse_mac_address(std::string_view text, uint8_t out[6]);
+// "aa:bb:cc:dd:ee:ff", lower case.
+std::string format_mac_address(const uint8_t mac[6]);
 
 }  // namespace sluice

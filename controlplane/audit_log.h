@@ -29,6 +29,8 @@ class AuditLog {
               std::optional<uint64_t> generation);
 
   uint64_t write_errors() const { return errors_; }
+  // The file's path; empty when there is no audit log.
+  const std::string& path() const { return path_; }
 
  private:
   int fd_ = -1;

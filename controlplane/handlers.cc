@@ -87,6 +87,29 @@ json Controller::op_status(const RequestArgs& args) {
                                      {"total_vips", b.total_vips},
                                      {"elapsed_s", seconds(b.elapsed_ns)}}
                               : json(nullptr);
+    // The ports as the dataplane described them at start, with the link
+    // state and MTU its main loop refreshes about once a second.
+    auto text = [](const char* bytes, size_t size) {
+      std::string t(bytes, strnlen(bytes, size));
+      for (char& c : t) c = c >= 0x20 && c < 0x7f ? c : '?';  // shared memory: printable only
+      return t;
+    };
+    json ports = json::array();
+    const uint32_t n_ports =
+        std::min(h.port_count.load(std::memory_order_acquire), kMaxSegmentPorts);
+    for (uint32_t i = 0; i < n_ports; ++i) {
+      const PortStatus& p = h.ports[i];
+      const uint64_t link = p.link.load(std::memory_order_relaxed);
+      ports.push_back(json{{"port_id", p.port_id},
+                           {"name", text(p.name, sizeof p.name)},
+                           {"driver", text(p.driver, sizeof p.driver)},
+                           {"mac", format_mac_address(p.mac)},
+                           {"link_up", (link & 1) != 0},
+                           {"speed_mbps", link >> 32},
+                           {"mtu", p.mtu.load(std::memory_order_relaxed)},
+                           {"query_errors", p.query_errors.load(std::memory_order_relaxed)}});
+    }
+    dp["ports"] = std::move(ports);
   } else {
     dp =
         json{{"attached", false}, {"instance", link_.instance()}, {"reason", link_.reason(now_ns)}};
@@ -103,6 +126,9 @@ json Controller::op_status(const RequestArgs& args) {
              {"changes_pushed", changes_pushed_}};
   if (!sync_error_.empty()) cp["sync_error"] = sync_error_;
   if (!adopted_.is_null()) cp["adopted"] = adopted_;
+  // A lost audit line never blocks a change (audit_log.h); it shows here.
+  cp["audit_log"] = {{"path", audit_.path().empty() ? json(nullptr) : json(audit_.path())},
+                     {"write_errors", audit_.write_errors()}};
   return ok_answer(json{{"dataplane", std::move(dp)}, {"controlplane", std::move(cp)}});
 }
 

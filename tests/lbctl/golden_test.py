@@ -6,7 +6,8 @@ One scripted session: every lbctl command in table and JSON form, then every
 exit code (usage, invalid, not found, unreachable, dataplane). Each case's
 command line, exit code, stdout and stderr are compared with
 golden/<case>.txt; output that varies between runs (temporary paths, the
-instance name, pids, boot ids, uptimes, heartbeat ages) is normalised first.
+instance name, pids, boot ids, uptimes, heartbeat ages, the net_null port's
+MAC) is normalised first.
 
 Usage: golden_test.py LBCTL LB_CONTROLPLANE LB_DATAPLANE GOLDEN_DIR [--update]
 
@@ -258,6 +259,9 @@ def normalise(text, tmp, instance):
         (r"(?m)^(  boot id: +)[0-9a-f]+$", r"\1<boot-id>"),
         (r"(?m)^(  uptime: +)\S.*$", r"\1<uptime>"),
         (r"(?m)^(  heartbeat age: +)\d+ ms$", r"\1<age> ms"),
+        # net_null makes up a random MAC for its port at every start.
+        (r'("mac": )"[0-9a-f]{2}(:[0-9a-f]{2}){5}"', r"\1<mac>"),
+        (r"(?m)^(  port \d+: +\S+ \(\S+\) )[0-9a-f]{2}(:[0-9a-f]{2}){5} ", r"\1<mac> "),
     ]
     for pattern, repl in rules:
         text = re.sub(pattern, repl, text)

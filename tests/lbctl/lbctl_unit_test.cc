@@ -363,40 +363,72 @@ TEST(Output, VipShowWithCounters) {
 TEST(Output, Status) {
   const auto attached = nlohmann::json::parse(R"({
     "dataplane": {"attached": true, "instance": "sluice", "boot_id": "9f3c", "pid": 1234,
-                  "generation": 7, "lcores": 1, "uptime_s": 12.5, "heartbeat_age_ms": 3},
+                  "generation": 7, "lcores": 1, "uptime_s": 12.5, "heartbeat_age_ms": 3,
+                  "config_digest": "c03fecfd0fb11462", "building": null,
+                  "table_memory_used_bytes": 1048576, "table_memory_budget_bytes": 2097152,
+                  "refused_transactions": 0,
+                  "ports": [
+                    {"port_id": 0, "name": "net_af_packet0", "driver": "net_af_packet",
+                     "mac": "02:00:00:00:00:01", "link_up": true, "speed_mbps": 10000,
+                     "mtu": 1500, "query_errors": 0},
+                    {"port_id": 1, "name": "net_null0", "driver": "net_null",
+                     "mac": "02:00:00:00:00:02", "link_up": false, "speed_mbps": 0,
+                     "mtu": 9000, "query_errors": 2}]},
     "controlplane": {"uptime_s": 3725.0, "state_file": "/var/lib/sluice/state.json",
-                     "vips": 2, "backends": 5, "in_sync": true}})");
+                     "vips": 2, "backends": 5, "config_digest": "c03fecfd0fb11462",
+                     "in_sync": true, "push_in_flight": false, "queued_changes": 0,
+                     "transactions_pushed": 3, "changes_pushed": 4,
+                     "audit_log": {"path": "/var/log/sluice/audit.log", "write_errors": 2}}})");
   EXPECT_EQ(render_status(attached),
-            "dataplane:        attached\n"
-            "  instance:       sluice\n"
-            "  pid:            1234\n"
-            "  boot id:        9f3c\n"
-            "  generation:     7\n"
-            "  lcores:         1\n"
-            "  uptime:         12.5s\n"
-            "  heartbeat age:  3 ms\n"
-            "control plane:    running\n"
-            "  uptime:         1h 2m 5s\n"
-            "  state file:     /var/lib/sluice/state.json\n"
-            "  vips:           2\n"
-            "  backends:       5\n"
-            "  in sync:        yes\n");
+            "dataplane:         attached\n"
+            "  instance:        sluice\n"
+            "  pid:             1234\n"
+            "  boot id:         9f3c\n"
+            "  generation:      7\n"
+            "  lcores:          1\n"
+            "  uptime:          12.5s\n"
+            "  heartbeat age:   3 ms\n"
+            "  config digest:   c03fecfd0fb11462\n"
+            "  building:        no\n"
+            "  table memory:    1.0 MiB of 2.0 MiB budget\n"
+            "  refused txns:    0\n"
+            "  port 0:          net_af_packet0 (net_af_packet) 02:00:00:00:00:01 link up 10000 "
+            "Mb/s mtu 1500\n"
+            "  port 1:          net_null0 (net_null) 02:00:00:00:00:02 link down mtu 9000 (2 "
+            "failed link/MTU queries)\n"
+            "control plane:     running\n"
+            "  uptime:          1h 2m 5s\n"
+            "  state file:      /var/lib/sluice/state.json\n"
+            "  vips:            2\n"
+            "  backends:        5\n"
+            "  config digest:   c03fecfd0fb11462\n"
+            "  in sync:         yes\n"
+            "  push in flight:  no\n"
+            "  queued changes:  0\n"
+            "  pushes:          3 transactions carrying 4 changes\n"
+            "  audit log:       /var/log/sluice/audit.log (2 write errors)\n");
   const auto detached = nlohmann::json::parse(R"({
     "dataplane": {"attached": false, "instance": "t1", "reason": "no segment"},
     "controplane_typo_is_ignored": 1,
     "controlplane": {"uptime_s": 1.0, "state_file": "s.json", "vips": 0, "backends": 0,
-                     "in_sync": false, "audit_log": "a.log"}})");
+                     "in_sync": false, "audit_log": {"path": null, "write_errors": 0},
+                     "newer_field": "shown"}})");
   EXPECT_EQ(render_status(detached),
-            "dataplane:      not attached\n"
-            "  instance:     t1\n"
-            "  reason:       no segment\n"
-            "control plane:  running\n"
-            "  uptime:       1.0s\n"
-            "  state file:   s.json\n"
-            "  vips:         0\n"
-            "  backends:     0\n"
-            "  in sync:      no\n"
-            "  audit log:    a.log\n");
+            "dataplane:         not attached\n"
+            "  instance:        t1\n"
+            "  reason:          no segment\n"
+            "control plane:     running\n"
+            "  uptime:          1.0s\n"
+            "  state file:      s.json\n"
+            "  vips:            0\n"
+            "  backends:        0\n"
+            "  config digest:   -\n"
+            "  in sync:         no\n"
+            "  push in flight:  -\n"
+            "  queued changes:  -\n"
+            "  pushes:          - transactions carrying - changes\n"
+            "  audit log:       none (--audit-log not set)\n"
+            "  newer field:     shown\n");
 }
 
 TEST(Output, StatsFollowTheCounterList) {

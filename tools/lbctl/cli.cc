@@ -144,13 +144,16 @@ const std::vector<CommandSpec>& command_table() {
        "Shows whether a dataplane is attached (instance, pid, boot id, table\n"
        "generation, worker lcores, uptime, heartbeat age, the digest of the\n"
        "configuration it applied, a build in progress with how many VIPs are\n"
-       "built, table memory used and its budget, refused transactions) and the\n"
+       "built, table memory used and its budget, refused transactions, and each\n"
+       "port: its DPDK name, driver, MAC, link state and speed, MTU) and the\n"
        "control plane's state (uptime, state file, VIP and backend counts, the\n"
        "digest of the desired configuration, whether the dataplane is in sync\n"
-       "with it, pushes in flight, queued changes, and how many changes the\n"
-       "transactions pushed so far carried). Equal digests on both sides mean\n"
-       "the dataplane forwards with exactly the desired configuration; equal\n"
-       "digests on two hosts mean they make the same choices.",
+       "with it, pushes in flight, queued changes, how many changes the\n"
+       "transactions pushed so far carried, and the audit log with its write\n"
+       "errors: a line that cannot be written never blocks a change; it is\n"
+       "counted here). Equal digests on both sides mean the dataplane forwards\n"
+       "with exactly the desired configuration; equal digests on two hosts mean\n"
+       "they make the same choices.",
        {},
        {},
        {"lbctl status", "lbctl status -o json"},

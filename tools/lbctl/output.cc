@@ -260,10 +260,30 @@ std::string render_status(const json& result) {
                                mib(field(dp, "table_memory_budget_bytes")) + " budget",
            1);
     kv.add("refused txns", cell(dp, "refused_transactions"), 1);
+    // One line per port: "net_af_packet0 (net_af_packet) 02:00:00:00:00:01
+    // link up 10000 Mb/s mtu 1500".
+    const json& ports = array_field(dp, "ports");
+    for (size_t i = 0; i < ports.size(); ++i) {
+      const json& p = ports[i];
+      const json& up = field(p, "link_up");
+      const json& speed = field(p, "speed_mbps");
+      std::string line = cell(p, "name") + " (" + cell(p, "driver") + ") " + cell(p, "mac") +
+                         " link " + (up.is_boolean() ? (up.get<bool>() ? "up" : "down") : cell(up));
+      if (speed.is_number_unsigned() && speed.get<uint64_t>() != 0) {
+        line += " " + cell(speed) + " Mb/s";
+      }
+      line += " mtu " + cell(p, "mtu");
+      const json& errors = field(p, "query_errors");
+      if (errors.is_number_unsigned() && errors.get<uint64_t>() != 0) {
+        line += " (" + cell(errors) + " failed link/MTU queries)";
+      }
+      const json& id = field(p, "port_id");
+      kv.add("port " + (id.is_null() ? std::to_string(i) : cell(id)), line, 1);
+    }
     add_unknown(kv, dp,
                 {"attached", "instance", "pid", "boot_id", "generation", "lcores", "uptime_s",
                  "heartbeat_age_ms", "config_digest", "building", "table_memory_used_bytes",
-                 "table_memory_budget_bytes", "refused_transactions"},
+                 "table_memory_budget_bytes", "refused_transactions", "ports"},
                 1);
   }
   const json& cp = field(result, "controlplane");
@@ -281,10 +301,18 @@ std::string render_status(const json& result) {
   kv.add("pushes", cell(cp, "transactions_pushed") + " transactions carrying " +
                        cell(cp, "changes_pushed") + " changes",
          1);
+  const json& audit = field(cp, "audit_log");
+  if (audit.is_object()) {
+    const json& path = field(audit, "path");
+    kv.add("audit log", path.is_null() ? "none (--audit-log not set)"
+                                       : cell(path) + " (" + cell(audit, "write_errors") +
+                                             " write errors)",
+           1);
+  }
   add_unknown(kv, cp,
               {"uptime_s", "state_file", "vips", "backends", "config_digest", "in_sync",
                "sync_error", "push_in_flight", "queued_changes", "transactions_pushed",
-               "changes_pushed"},
+               "changes_pushed", "audit_log"},
               1);
   return kv.render();
 }
