@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
   switch (loaded.kind) {
     case LoadResult::Kind::kCorrupt:
       return fatal(loaded.error + "; refusing to start. Restore a good copy to " + opt.state_file +
-                   ", or start without one to begin from an empty state.");
+                   ", or start again without one: lb-controlplane then adopts the configuration "
+                   "the running dataplane applies (or starts empty if there is none).");
     case LoadResult::Kind::kUnreadable:
       return fatal(loaded.error + "; refusing to start");
     case LoadResult::Kind::kLoaded:
@@ -99,8 +100,8 @@ int main(int argc, char** argv) {
       break;
     case LoadResult::Kind::kMissing:
       std::fprintf(stderr,
-                   "lb-controlplane: no state file %s: starting empty (nothing is pushed to a "
-                   "dataplane until the first change)\n",
+                   "lb-controlplane: no state file %s: adopting what a running dataplane "
+                   "applies, else starting empty (nothing is pushed until the first change)\n",
                    opt.state_file.c_str());
       break;
   }

@@ -118,27 +118,34 @@ const std::vector<CommandSpec>& command_table() {
        "Makes the running state equal to FILE, in one transaction: VIPs and\n"
        "backends are matched by key and name (keeping their ids, so established\n"
        "flows stay put), missing ones are removed, new ones added, changed ones\n"
-       "updated. FILE has the shape 'lbctl config export' prints; '-' reads\n"
-       "standard input. A file that is not JSON is refused before lb-controlplane\n"
-       "is contacted.",
+       "updated. FILE has the shape 'lbctl config export' prints (the control\n"
+       "plane's state file and lb-dataplane --static-config read the same\n"
+       "document; ids in it are ignored here); '-' reads standard input. A file\n"
+       "that is not JSON is refused before lb-controlplane is contacted. FILE\n"
+       "must name \"vips\"; one with \"vips\": [] deletes every VIP and is refused\n"
+       "unless --allow-empty says that is meant.",
        {},
-       {{"file", 'f', "FILE", "the configuration file ('-' for standard input)", true}},
+       {{"file", 'f', "FILE", "the configuration file ('-' for standard input)", true},
+        {"allow-empty", 0, nullptr, "accept a configuration without VIPs (deletes them all)"}},
        {"lbctl config export > sluice.json && lbctl config apply -f sluice.json"},
        cmd_config_apply},
       {"config", "check", "Validate a configuration file without applying it",
        "Checks that FILE could be applied: lb-controlplane validates it as a whole,\n"
        "exactly as 'config apply' would, and changes nothing.",
        {},
-       {{"file", 'f', "FILE", "the configuration file ('-' for standard input)", true}},
+       {{"file", 'f', "FILE", "the configuration file ('-' for standard input)", true},
+        {"allow-empty", 0, nullptr, "accept a configuration without VIPs (deletes them all)"}},
        {"lbctl config check -f sluice.json"},
        cmd_config_check},
       {"config", "export", "Print the running configuration",
        "Prints the running configuration in the declarative form 'config apply'\n"
        "takes, so that export followed by apply changes nothing. With -o json it\n"
-       "prints the daemon's answer, {\"config\": ...}.",
+       "prints the daemon's answer, {\"config\": ...}. With --applied it prints\n"
+       "what the dataplane applies (read from its segment) instead of the control\n"
+       "plane's desired state; the two are equal when 'lbctl status' says in sync.",
        {},
-       {},
-       {"lbctl config export > sluice.json"},
+       {{"applied", 0, nullptr, "print the dataplane's applied configuration"}},
+       {"lbctl config export > sluice.json", "lbctl config export --applied"},
        cmd_config_export},
       {"status", "", "Show the state of the control plane and the dataplane",
        "Shows whether a dataplane is attached (instance, pid, boot id, table\n"
@@ -203,7 +210,7 @@ namespace {
 std::string option_usage(const OptionSpec& o) {
   const std::string flag =
       o.short_name != 0 ? std::string("-") + o.short_name : std::string("--") + o.name;
-  return flag + " " + o.value_name;
+  return o.value_name != nullptr ? flag + " " + o.value_name : flag;
 }
 
 using Rows = std::vector<std::pair<std::string, std::string>>;
@@ -409,7 +416,8 @@ std::string command_help(const CommandSpec& command) {
   for (const PositionalSpec& p : command.positionals) arguments.emplace_back(p.name, p.help);
   for (const OptionSpec& o : command.options) {
     std::string left = o.short_name != 0 ? std::string("-") + o.short_name + ", " : "";
-    left += std::string("--") + o.name + " " + o.value_name;
+    left += std::string("--") + o.name;
+    if (o.value_name != nullptr) left += std::string(" ") + o.value_name;
     options.emplace_back(left, o.help);
   }
   // One width for both sections keeps arguments and options aligned together.
@@ -490,7 +498,11 @@ Invocation parse_command_line(const std::vector<std::string>& args, const char* 
     for (const OptionSpec& o : command->options) {
       std::string name = o.name;
       if (o.short_name != 0) name += std::string(",") + o.short_name;
-      desc.add_options()(name.c_str(), po::value<std::string>());
+      if (o.value_name == nullptr) {
+        desc.add_options()(name.c_str(), po::bool_switch());
+      } else {
+        desc.add_options()(name.c_str(), po::value<std::string>());
+      }
     }
   }
   po::positional_options_description positional;
@@ -529,7 +541,9 @@ Invocation parse_command_line(const std::vector<std::string>& args, const char* 
                       command);
   }
   for (const OptionSpec& o : command->options) {
-    if (vm.count(o.name) != 0) {
+    if (o.value_name == nullptr) {
+      if (vm[o.name].as<bool>()) inv.options[o.name] = "true";
+    } else if (vm.count(o.name) != 0) {
       inv.options[o.name] = vm[o.name].as<std::string>();
     } else if (o.required) {
       throw usage_error("missing option " + option_usage(o), command);

@@ -25,7 +25,7 @@ struct PositionalSpec {
 struct OptionSpec {
   const char* name;        // long name without dashes: "encap"
   char short_name;         // 0 when there is none
-  const char* value_name;  // "ipip|gue"
+  const char* value_name;  // "ipip|gue"; nullptr: a switch without a value
   const char* help;
   bool required = false;
 };

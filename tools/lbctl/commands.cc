@@ -322,8 +322,9 @@ void cmd_backend_list(const Invocation& inv, ApiClient& client, std::string& out
 void cmd_config_apply(const Invocation& inv, ApiClient& client, std::string& out) {
   const std::string path = *inv.option("file");
   const json config = read_config_file(inv, path);
-  const Answer answer =
-      call(inv, client, {{"op", "config.apply"}, {"config", config}}, config_hints(inv, path));
+  json request = {{"op", "config.apply"}, {"config", config}};
+  if (inv.option("allow-empty")) request["allow_empty"] = true;
+  const Answer answer = call(inv, client, request, config_hints(inv, path));
   const std::string name = path == "-" ? "the configuration" : path;
   const json& result = answer.result;
   const auto changed = result.find("changed");
@@ -341,8 +342,9 @@ void cmd_config_apply(const Invocation& inv, ApiClient& client, std::string& out
 void cmd_config_check(const Invocation& inv, ApiClient& client, std::string& out) {
   const std::string path = *inv.option("file");
   const json config = read_config_file(inv, path);
-  const Answer answer =
-      call(inv, client, {{"op", "config.check"}, {"config", config}}, config_hints(inv, path));
+  json request = {{"op", "config.check"}, {"config", config}};
+  if (inv.option("allow-empty")) request["allow_empty"] = true;
+  const Answer answer = call(inv, client, request, config_hints(inv, path));
   if (inv.globals.output == OutputFormat::kJson) {
     out += json_text(answer.result);
   } else {
@@ -351,7 +353,9 @@ void cmd_config_check(const Invocation& inv, ApiClient& client, std::string& out
 }
 
 void cmd_config_export(const Invocation& inv, ApiClient& client, std::string& out) {
-  const Answer answer = call(inv, client, {{"op", "config.export"}}, Hints{});
+  json request = {{"op", "config.export"}};
+  if (inv.option("applied")) request["applied"] = true;
+  const Answer answer = call(inv, client, request, Hints{});
   // The table form is the file itself, ready for 'config apply -f'.
   out += json_text(inv.globals.output == OutputFormat::kJson ? answer.result
                                                              : view(answer.result, "config"));
