@@ -9,9 +9,10 @@
 // is reclaimed (common/control_segment.h). SIGINT/SIGTERM stop it within a
 // second whatever it does: the main loop sleeps 100 us at a time, workers
 // look at the stop flag every loop and sleep at most --idle-backoff-us
-// (bounded), and a running build is cancelled before its next VIP. A clean
-// stop removes the segment and prints the summed counters as one JSON line
-// on stdout. Every DPDK call's result is checked: at start a failure names
+// (bounded), and a running build is cancelled before its next VIP (and not
+// waited for beyond 300 ms: one VIP's table may take longer). A clean stop
+// removes the segment and prints the summed counters as one JSON line on
+// stdout. Every DPDK call's result is checked: at start a failure names
 // the call, the port and the error and ends the process with exit code 1;
 // at run time (link and MTU queries) it is counted per port.
 #include <rte_cycles.h>
@@ -26,6 +27,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -298,12 +300,23 @@ int main(int argc, char** argv) {
     if (!worked) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
 
-  // Stop: a running build is cancelled before its next VIP and its thread
-  // joined (while the workers leave their loops), then the workers are
-  // waited for, the segment removed and the ports stopped.
+  // Stop. The channel goes first, on a thread of its own: its destructor
+  // cancels a running build, which ends before its next VIP, and joins the
+  // builder. Meanwhile the workers leave their loops, the counters are
+  // printed, the segment is removed and the ports are stopped. One VIP's
+  // Maglev table can take about a second at the largest table size, so the
+  // stop waits for the builder only briefly and then exits without it: the
+  // builder touches its own heap memory and the segment's mapping (its name
+  // is gone already), never a port or the EAL's memory.
   std::fprintf(stderr, "lb-dataplane: stopping\n");
   exit_code = 0;
-  channel.reset();
+  std::atomic<bool> channel_closed{false};
+  std::thread closer([&] {
+    channel.reset();
+    // Release: pairs with the acquire load below; nothing of the channel
+    // is used after it.
+    channel_closed.store(true, std::memory_order_release);
+  });
   w = 0;
   for (unsigned l : launched) {
     if (const int rc = rte_eal_wait_lcore(l); rc != 0) {
@@ -324,9 +337,25 @@ int main(int argc, char** argv) {
       exit_code = 1;
     }
   }
+  constexpr auto kBuilderWait = std::chrono::milliseconds(300);
+  const auto give_up = std::chrono::steady_clock::now() + kBuilderWait;
+  while (!channel_closed.load(std::memory_order_acquire) &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const bool builder_done = channel_closed.load(std::memory_order_acquire);
+  if (builder_done) closer.join();
   if (rte_eal_cleanup() != 0) {
     std::fprintf(stderr, "lb-dataplane: rte_eal_cleanup failed: %s\n", rte_strerror(rte_errno));
     exit_code = 1;
+  }
+  if (!builder_done) {
+    // The cancelled build is still inside one VIP's table: its result
+    // would be dropped anyway. No destructor may run under it.
+    std::fprintf(stderr,
+                 "lb-dataplane: stopped without waiting for the cancelled build (one VIP's "
+                 "table was still being built)\n");
+    std::_Exit(exit_code);
   }
   std::fprintf(stderr, "lb-dataplane: stopped\n");
   return exit_code;

@@ -9,7 +9,9 @@ Checked:
   allowed), while its worker is busy receiving (net_null without no-rx: the
   counters it prints show the packets), and while a deliberately slow build
   runs (--test-build-delay-ms 200, 30 VIPs pushed with lbctl through a real
-  lb-controlplane, the signal sent while status shows `building`);
+  lb-controlplane, the signal sent while status shows `building`), and
+  while one VIP's table of the largest size (about a second to build) is
+  half done;
 - kill -9 leaves the segment; the next lb-dataplane of the instance
   reclaims it (and says so), the control plane re-attaches to it and it
   takes changes; a second lb-dataplane with the same --instance is refused
@@ -243,6 +245,39 @@ def stop_while_building(lab):
     lab.stop_timed(cp)
 
 
+def stop_inside_a_large_table(lab):
+    print("--- SIGTERM while one VIP's largest table is being built", flush=True)
+    # A Maglev table of the largest size (16777213 slots) takes about a
+    # second to build here: cancellation between VIPs alone would miss the
+    # bound, so the stop does not wait for the builder past a moment.
+    dp = lab.dataplane()
+    cp = lab.controlplane(state="large-state.json")
+    check(wait_until(lambda: lab.attached_to(dp), 10), "the control plane attaches")
+    cfg = config(2)
+    for vip in cfg["vips"]:
+        vip["table_size"] = 16777213
+    apply = subprocess.Popen([lab.lbctl_bin, "--socket", lab.sock, "--timeout-ms", "60000",
+                              "config", "apply", "-f", lab.write_config(cfg)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+
+    def inside_first_table():
+        b = lab.status()["dataplane"].get("building")
+        if b:
+            seen.append(b)
+        return bool(b) and b["done_vips"] == 0 and b["elapsed_s"] >= 0.1
+    check(wait_until(inside_first_table, 20, step=0.01),
+          f"status shows the first table being built: {seen[-1] if seen else None}")
+    took, rc = lab.stop_timed(dp)
+    check(took < STOP_BOUND_S, f"SIGTERM inside a large table: gone in {took:.3f} s")
+    check(rc == 0, f"SIGTERM inside a large table: exit code {rc}")
+    check(not os.path.exists(lab.segment), "SIGTERM inside a large table: no segment left")
+    out, err = apply.communicate(timeout=90)
+    check(apply.returncode != 0, f"the interrupted apply is not reported applied (exit "
+          f"{apply.returncode})")
+    lab.stop_timed(cp)
+
+
 def restart_and_second_instance(lab):
     print("--- kill -9, restart, a second instance", flush=True)
     cp = lab.controlplane()
@@ -396,6 +431,7 @@ def main():
         stop_while_idle(lab)
         stop_while_forwarding(lab)
         stop_while_building(lab)
+        stop_inside_a_large_table(lab)
         restart_and_second_instance(lab)
         controlplane_socket(lab)
         channel_exception(lab)
