@@ -309,10 +309,18 @@ std::string render_status(const json& result) {
                                              " write errors)",
            1);
   }
+  // A control plane that started without state took the dataplane's.
+  const json& adopted = field(cp, "adopted");
+  if (adopted.is_object()) {
+    kv.add("adopted", cell(adopted, "vips") + " VIPs, " + cell(adopted, "backends") +
+                          " backends from lb-dataplane pid " + cell(adopted, "pid") + " at " +
+                          cell(adopted, "at"),
+           1);
+  }
   add_unknown(kv, cp,
               {"uptime_s", "state_file", "vips", "backends", "config_digest", "in_sync",
                "sync_error", "push_in_flight", "queued_changes", "transactions_pushed",
-               "changes_pushed", "audit_log"},
+               "changes_pushed", "audit_log", "adopted"},
               1);
   return kv.render();
 }
