@@ -94,7 +94,10 @@ std::string open_channel(Channel& c, const WorldSpec& ws, uint32_t build_threads
   sp.max_vips = limits.max_vips;
   sp.max_backend_id = limits.max_backend_id;
   std::string error;
-  c.segment = ControlSegment::create("bench-" + std::to_string(getpid()), sp, error);
+  // One instance per channel: a live segment's name is its owner's.
+  static int channels = 0;
+  c.segment = ControlSegment::create(
+      "bench-" + std::to_string(getpid()) + "-" + std::to_string(++channels), sp, error);
   if (!c.segment) return error;
   std::atomic<bool> ready{false};
   c.main_lcore = std::thread([&c, &ready] {
