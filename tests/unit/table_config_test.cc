@@ -200,8 +200,11 @@ TEST(TableConfigValidate, RefusesWithTheFieldNamed) {
 
   c.vips[0].table_size = 7;
   for (uint32_t i = 1; i <= 8; ++i) {
-    c.vips[0].backends.push_back(
-        backend(i, ("b" + std::to_string(i)).c_str(), ("198.51.100." + std::to_string(i)).c_str()));
+    // Built by appending: GCC 12 warns falsely (-Wrestrict) on "b" + std::string.
+    std::string name = "b", address = "198.51.100.";
+    name += std::to_string(i);
+    address += std::to_string(i);
+    c.vips[0].backends.push_back(backend(i, name.c_str(), address.c_str()));
   }
   expect_error(c, "8 backends exceed the per-VIP limit of 5");
   c.vips[0].backends.resize(5);
