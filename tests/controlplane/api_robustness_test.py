@@ -27,15 +27,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cp_client import ApiClient, call, start_controlplane, stop, wait_for_socket  # noqa: E402
+from cp_client import check, failures, ApiClient, call, start_controlplane, stop, wait_for_socket  # noqa: E402
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok:   " if cond else "FAIL: ") + what)
-    if not cond:
-        failures.append(what)
 
 
 BASE_CONFIG = {"vips": [

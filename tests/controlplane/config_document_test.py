@@ -25,8 +25,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from control_path_scale_test import Lab, check, failures  # noqa: E402
-from cp_client import wait_until  # noqa: E402
+from control_path_scale_test import Lab  # noqa: E402
+from cp_client import check, failures, wait_until  # noqa: E402
 
 CONFIG = {"vips": [
     {"address": "192.0.2.10", "port": 80, "protocol": "tcp", "table_size": 251,

@@ -36,16 +36,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cp_client import call, start_controlplane, stop, wait_for_socket, wait_until  # noqa: E402
+from cp_client import check, failures, call, start_controlplane, stop, wait_for_socket, wait_until  # noqa: E402
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok:   " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def config(vips, backends=10, table_size=65537, first_octet=0):

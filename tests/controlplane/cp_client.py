@@ -1,11 +1,25 @@
 """Small helpers shared by the control-plane script tests: a control API
-client over the Unix socket, and starting/stopping lb-controlplane by PID."""
+client over the Unix socket, starting/stopping lb-controlplane by PID, and
+the checks every script reports with."""
 import json
 import os
 import signal
 import socket
 import subprocess
 import time
+
+
+# Every failed check of the script, in order; the script's exit code is
+# non-zero when there is any.
+failures = []
+
+
+def check(cond, what):
+    """Prints 'ok:' or 'FAIL:' and the check; remembers a failure."""
+    print(("ok:   " if cond else "FAIL: ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+    return cond
 
 
 class ApiClient:

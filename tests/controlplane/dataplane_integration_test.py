@@ -40,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cp_client import ApiClient, call, start_controlplane, stop, wait_for_socket, wait_until  # noqa: E402
+from cp_client import check, failures, ApiClient, call, start_controlplane, stop, wait_for_socket, wait_until  # noqa: E402
 
 PYTHON = "/usr/bin/python3"  # Debian's, with scapy
 SKIP = 77
@@ -50,14 +50,6 @@ VIP_KEY = f"{VIP}:80/tcp"
 BACKENDS = {f"web-{i}": f"198.51.100.{i}" for i in range(1, 5)}
 NAME_OF = {addr: name for name, addr in BACKENDS.items()}
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok:   " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 # --- traffic (runs inside the namespace) ------------------------------------

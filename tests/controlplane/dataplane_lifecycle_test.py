@@ -43,17 +43,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cp_client import call, wait_for_socket, wait_until  # noqa: E402
+from cp_client import check, failures, call, wait_for_socket, wait_until  # noqa: E402
 
 STOP_BOUND_S = 1.0  # the bound for SIGTERM/SIGINT, whatever the dataplane does
-failures = []
-
-
-def check(cond, what):
-    print(("ok:   " if cond else "FAIL: ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def config(vips):
