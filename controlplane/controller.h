@@ -84,6 +84,9 @@ class Controller {
   void begin_stop() { stopping_ = true; }
 
   const State& state() const { return state_; }
+  // The control API's connection figures for `status` (cap refusals, idle
+  // closes); the server is made after the controller, so it is set later.
+  void set_api_server(const ApiServer* server) { api_server_ = server; }
   bool in_sync(uint64_t now_ns) const;
   // Transactions pushed, and the changes they carried (coalescing).
   uint64_t transactions_pushed() const { return transactions_pushed_; }
@@ -188,6 +191,7 @@ class Controller {
   uint64_t transactions_pushed_ = 0;
   uint64_t changes_pushed_ = 0;
   uint64_t adopt_checked_boot_ = 0;
+  const ApiServer* api_server_ = nullptr;
   json adopted_;  // null, or what was adopted from which dataplane and when
 
   bool stopping_ = false;

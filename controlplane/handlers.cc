@@ -126,6 +126,17 @@ json Controller::op_status(const RequestArgs& args) {
              {"changes_pushed", changes_pushed_}};
   if (!sync_error_.empty()) cp["sync_error"] = sync_error_;
   if (!adopted_.is_null()) cp["adopted"] = adopted_;
+  if (api_server_ != nullptr) {
+    const ApiServerCounters& c = api_server_->counters();
+    cp["api"] = {{"connections", api_server_->active_connections()},
+                 {"max_clients", api_server_->limits().max_clients},
+                 {"accepted", c.accepted},
+                 {"refused_busy", c.refused_busy},
+                 {"evicted_idle", c.evicted_idle},
+                 {"idle_timeouts", c.idle_timeouts},
+                 {"too_long", c.too_long},
+                 {"empty_lines", c.empty_lines}};
+  }
   // A lost audit line never blocks a change (audit_log.h); it shows here.
   cp["audit_log"] = {{"path", audit_.path().empty() ? json(nullptr) : json(audit_.path())},
                      {"write_errors", audit_.write_errors()}};

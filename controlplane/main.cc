@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
       [&](ConnId conn, const std::string& line) { return controller.handle(conn, line); },
       [](const ApiError& error) { return answer_line(error_answer(error)); }, server_limits);
   server_ptr = &server;
+  controller.set_api_server(&server);
 
   // Signals are blocked except while poll() waits, so none is lost between
   // a check of g_stop and the wait.

@@ -309,6 +309,15 @@ std::string render_status(const json& result) {
                                              " write errors)",
            1);
   }
+  // The control API's cap and idle timeout at work.
+  const json& api = field(cp, "api");
+  if (api.is_object()) {
+    kv.add("api clients", cell(api, "connections") + " of " + cell(api, "max_clients") + " (" +
+                              cell(api, "refused_busy") + " refused at the cap, " +
+                              cell(api, "evicted_idle") + " idle closed for room, " +
+                              cell(api, "idle_timeouts") + " idle timeouts)",
+           1);
+  }
   // A control plane that started without state took the dataplane's.
   const json& adopted = field(cp, "adopted");
   if (adopted.is_object()) {
@@ -320,7 +329,7 @@ std::string render_status(const json& result) {
   add_unknown(kv, cp,
               {"uptime_s", "state_file", "vips", "backends", "config_digest", "in_sync",
                "sync_error", "push_in_flight", "queued_changes", "transactions_pushed",
-               "changes_pushed", "audit_log", "adopted"},
+               "changes_pushed", "audit_log", "adopted", "api"},
               1);
   return kv.render();
 }
