@@ -334,7 +334,10 @@ std::optional<TableConfig> Controller::read_applied() {
 }
 
 void Controller::maybe_adopt() {
-  if (has_state_ || !link_.alive(now()) || adopt_checked_boot_ == link_.boot_id()) return;
+  // Never while a change of ours is on its way: the dataplane may already
+  // show it, and it is ours, not something to adopt.
+  if (has_state_ || pending_ || !queue_.empty()) return;
+  if (!link_.alive(now()) || adopt_checked_boot_ == link_.boot_id()) return;
   std::optional<TableConfig> applied = read_applied();
   if (!applied) return;  // being rewritten: next tick
   adopt_checked_boot_ = link_.boot_id();

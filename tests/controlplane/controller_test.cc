@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -362,6 +363,19 @@ TEST_F(Pipeline, ADuplicatedKeyIsRefusedAndChangesNothing) {
       << a.dump();
   EXPECT_EQ(ctl_->state().config.vips.size(), 1u);
   EXPECT_EQ(dp.commits(), commits);
+}
+
+TEST_F(Pipeline, AFirstChangeIsNeverTakenForAConfigurationToAdopt) {
+  FakeDataplane dp(instance_);
+  // The first request comes before the control plane has looked at the
+  // dataplane (it attaches while committing the change). The fake applies
+  // the change and mirrors it before the acknowledgement is read: a control
+  // plane without state must not adopt its own change meanwhile.
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  EXPECT_TRUE(status()["controlplane"]["adopted"].is_null()) << status().dump();
+  std::ifstream audit(dir_.file("audit.log"));
+  std::string line;
+  while (std::getline(audit, line)) EXPECT_EQ(line.find("\"adopt\""), std::string::npos) << line;
 }
 
 TEST_F(Pipeline, LimitsAndSeedComeFromTheDataplane) {

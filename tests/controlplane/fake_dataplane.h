@@ -89,9 +89,16 @@ class FakeDataplane {
         ack.h = {MsgType::kAck, 0, assembler.txn_id()};
         if (result == TransactionAssembler::Result::kCommitted && mode == Mode::kAck) {
           std::lock_guard<std::mutex> lock(mu_);
+          const TableConfig before = current_;
           const std::string error = apply_delta(current_, assembler.take());
           if (!error.empty()) throw std::logic_error("fake dataplane: " + error);
           applied_.push_back(current_);
+          // The applied-configuration mirror, rewritten whole (a real
+          // dataplane rewrites only the changed VIPs).
+          std::vector<std::pair<const VipConfig*, const VipConfig*>> changed;
+          for (const VipConfig& v : before.vips) changed.emplace_back(&v, nullptr);
+          for (const VipConfig& v : current_.vips) changed.emplace_back(nullptr, &v);
+          segment_->write_applied(changed);
           segment_->header().applied_digest.store(config_digest(current_),
                                                   std::memory_order_release);
           ack.ok = 1;
