@@ -57,10 +57,9 @@ std::string validate_for_channel(const TableConfig& config) {
 namespace {
 
 // A VIP's and a backend's fields in their fixed-size form, written and read
-// once for both places that hold them: ring records (VipMsg, BackendMsg) and
-// the applied-configuration mirror (AppliedVip, AppliedBackend).
-template <typename V>
-void put_vip(V& v, const VipConfig& vip) {
+// once for both places that hold them: ring records and the
+// applied-configuration mirror (the same records).
+void put_vip(VipMsg& v, const VipConfig& vip) {
   v.id = vip.id;
   v.table_size = vip.table_size;
   v.family = vip.address.family;
@@ -70,8 +69,7 @@ void put_vip(V& v, const VipConfig& vip) {
   std::memcpy(v.address, vip.address.bytes, 16);
 }
 
-template <typename V>
-VipConfig vip_of(const V& v) {
+VipConfig vip_of(const VipMsg& v) {
   VipConfig vip;
   vip.id = v.id;
   vip.table_size = v.table_size;
@@ -83,8 +81,7 @@ VipConfig vip_of(const V& v) {
   return vip;
 }
 
-template <typename B>
-void put_backend(B& b, uint32_t vip_id, const BackendConfig& be) {
+void put_backend(BackendMsg& b, uint32_t vip_id, const BackendConfig& be) {
   b.id = be.id;
   b.vip_id = vip_id;
   b.weight = be.weight;
@@ -95,8 +92,7 @@ void put_backend(B& b, uint32_t vip_id, const BackendConfig& be) {
   std::memcpy(b.name, be.name.data(), b.name_len);
 }
 
-template <typename B>
-BackendConfig backend_of(const B& b) {
+BackendConfig backend_of(const BackendMsg& b) {
   BackendConfig be;
   be.id = b.id;
   be.name.assign(b.name, std::min<size_t>(b.name_len, kMaxBackendNameLen));

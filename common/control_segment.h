@@ -107,37 +107,6 @@ struct SegmentHeader {
   std::atomic<uint32_t> ready;
 };
 
-// --- The applied configuration, mirrored -----------------------------------
-// What the dataplane applied, not only the tables built from it, so that a
-// control plane that lost its own state adopts it instead of wiping a
-// forwarding dataplane (read_applied_config). Slots are indexed by id; a VIP
-// slot with id 0 and a backend slot with vip_id 0 are empty. The dataplane
-// rewrites only the slots of VIPs a build changed. Fields of one slot are
-// plain bytes, consistent only under the sequence lock (applied_seq).
-
-struct AppliedVip {
-  uint32_t id;  // 0 = empty
-  uint32_t table_size;
-  uint8_t family;
-  uint8_t protocol;
-  uint8_t encap;
-  uint8_t pad;
-  uint16_t port;
-  uint16_t pad2;
-  uint8_t address[16];
-};
-
-struct AppliedBackend {
-  uint32_t id;
-  uint32_t vip_id;  // 0 = empty
-  uint32_t weight;
-  uint8_t state;
-  uint8_t family;
-  uint16_t name_len;
-  uint8_t address[16];
-  char name[kMaxBackendNameLen];
-};
-
 // --- Ring records (kRecordSize bytes each) --------------------------------
 
 enum class MsgType : uint32_t {
@@ -219,6 +188,19 @@ struct AckMsg {
 
 static_assert(sizeof(BackendMsg) <= kRecordSize && sizeof(AckMsg) <= kRecordSize &&
               sizeof(VipMsg) <= kRecordSize);
+
+// --- The applied configuration, mirrored -----------------------------------
+// What the dataplane applied, not only the tables built from it, so that a
+// control plane that lost its own state adopts it instead of wiping a
+// forwarding dataplane (ControlSegment::read_applied). The slots hold the
+// ring's own VIP and backend records (their message header unused: one
+// layout for a VIP's and a backend's fields), indexed by id; a VIP slot
+// with id 0 and a backend slot with vip_id 0 are empty. The dataplane
+// rewrites only the slots of VIPs a build changed. Fields of one slot are
+// plain bytes, consistent only under the sequence lock (applied_seq).
+using AppliedVip = VipMsg;
+using AppliedBackend = BackendMsg;
+
 
 using Record = std::array<uint8_t, kRecordSize>;
 
