@@ -88,9 +88,6 @@ class Controller {
   // closes); the server is made after the controller, so it is set later.
   void set_api_server(const ApiServer* server) { api_server_ = server; }
   bool in_sync(uint64_t now_ns) const;
-  // Transactions pushed, and the changes they carried (coalescing).
-  uint64_t transactions_pushed() const { return transactions_pushed_; }
-  uint64_t changes_pushed() const { return changes_pushed_; }
 
   // One API operation: a query answers from the state; a mutation edits a
   // candidate state (a copy) and says what to answer once it is applied.

@@ -41,9 +41,6 @@ class ControlChannel {
   // did any work (the caller sleeps when it did none).
   bool poll(uint32_t max_records = 4096);
 
-  // Whether a build is running or waiting (the main loop stops only after).
-  bool building() const { return job_in_flight_; }
-
  private:
   struct Job {
     uint64_t txn_id = 0;

@@ -66,7 +66,6 @@ class TableBuilder {
   // What is applied now.
   uint64_t digest() const { return digest_; }
   uint64_t memory_bytes() const { return memory_bytes_; }
-  size_t vip_count() const { return vips_.size(); }
   TableConfig applied_config() const;
   const TableLimits& limits() const { return limits_; }
   void set_faults(const BuildFaults& faults) { faults_ = faults; }

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cp_client import check, failures, ApiClient, call, start_controlplane, stop, wait_for_socket  # noqa: E402
+from cp_client import check, failures, report, ApiClient, call, start_controlplane, stop, wait_for_socket  # noqa: E402
 
 
 
@@ -465,11 +465,7 @@ def main(binary, lbctl):
             except OSError:
                 pass
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    print("all checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

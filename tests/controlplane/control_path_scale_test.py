@@ -36,7 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cp_client import check, failures, call, start_controlplane, stop, wait_for_socket, wait_until  # noqa: E402
+from cp_client import check, failures, report, call, start_controlplane, stop, wait_for_socket, wait_until  # noqa: E402
 
 
 
@@ -155,8 +155,8 @@ class Lab:
                         with open(path, errors="replace") as f:
                             print("".join(f.readlines()[-30:]))
             self.cleanup()
-        print(f"\n{len(failures)} check(s) failed" if failures else "\nall checks passed")
-        return 1 if failures else 0
+        print()
+        return report()
 
     def cleanup(self):
         self.kill("cp")

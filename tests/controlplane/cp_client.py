@@ -22,6 +22,15 @@ def check(cond, what):
     return cond
 
 
+def report():
+    """The last line of every script and its exit code: 1 if a check failed."""
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        return 1
+    print("all checks passed")
+    return 0
+
+
 class ApiClient:
     """One connection; one request per line, one answer per line."""
 

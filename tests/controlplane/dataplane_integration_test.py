@@ -40,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cp_client import check, failures, ApiClient, call, start_controlplane, stop, wait_for_socket, wait_until  # noqa: E402
+from cp_client import check, failures, report, ApiClient, call, start_controlplane, stop, wait_for_socket, wait_until  # noqa: E402
 
 PYTHON = "/usr/bin/python3"  # Debian's, with scapy
 SKIP = 77
@@ -390,11 +390,7 @@ def main(argv):
                     print(f"---- {name} ----")
                     print(open(os.path.join(env.tmp, name), errors="replace").read()[-3000:])
         env.close()
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    print("all checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

@@ -1,22 +1,12 @@
 #include "tools/bench/micro.h"
 
-#include <pthread.h>
-#include <sched.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <chrono>
-#include <thread>
 #include <string>
 #include <vector>
 
-#include "common/control_segment.h"
 #include "common/maglev.h"
-#include "dataplane/control_channel.h"
 #include "dataplane/conn_table.h"
-#include "dataplane/table_publisher.h"
 #include "dataplane/worker.h"
-#include "tools/bench/world.h"
 
 namespace sluice::bench {
 
