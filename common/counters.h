@@ -44,12 +44,23 @@ namespace sluice {
   X(drop_no_headroom, "Dropped: no mbuf headroom for the outer headers")                  \
   X(drop_tx_full, "Dropped: the TX queue did not take the packet")                        \
   X(conn_hits, "Connection table lookups that found the flow with a usable backend")      \
-  X(conn_misses, "Connection table lookups that did not find the flow")                   \
+  X(conn_misses, "Connection table misses of a TCP SYN or a UDP packet (a new flow)")     \
+  X(conn_misses_non_syn, "Connection table misses of a flow under way (TCP without SYN, "\
+    "ICMP errors): sent by the existing-flows table")                                     \
   X(conn_stale_backend, "Connection entries whose backend left the VIP (re-picked)")      \
+  X(conn_reopened, "SYNs on a closing entry: a new connection on the tuple, re-picked")   \
   X(conn_inserts, "Connection table inserts")                                             \
-  X(conn_insert_failed, "Connection table inserts refused: bucket full of live flows")    \
-  X(conn_expired_reused, "Expired connection entries overwritten by a new flow")          \
-  X(new_flows, "Flows scheduled by Maglev")
+  X(conn_insert_failed, "Half-open entries not made: bucket full of established flows")   \
+  X(conn_insert_capped, "Flows not entered: the per-lcore insert rate cap (flood guard)") \
+  X(conn_expired_reused, "Inserts that took an expired entry's place")                    \
+  X(conn_replaced_half_open, "Inserts that took a live half-open entry's place")          \
+  X(conn_replaced_closing, "Inserts that took a live closing entry's place")              \
+  X(conn_replaced_lru, "Inserts that took the least recently used established entry's place") \
+  X(new_flows, "New flows (a TCP SYN or a UDP packet without an entry), each counted once")                                             \
+  X(tx_packets, "Packets the TX queues took (toward backends and replies to clients)")   \
+  X(worker_polls, "Worker loop passes (one RX poll of each port; counted per loop)")      \
+  X(worker_empty_polls, "Worker loop passes that received nothing")                       \
+  X(worker_busy_cycles, "TSC cycles spent in worker loop passes that received packets")
 
 enum class Counter : uint32_t {
 #define SLUICE_COUNTER_ENUM(name, help) name,
@@ -84,6 +95,12 @@ struct TrafficCounters {
   uint64_t packets;
   uint64_t bytes;
   uint64_t new_flows;
+  // Passive health signals, per backend (DESIGN.md section 5): SYNs that
+  // found their flow's entry still half-open (the client retries: the
+  // backend does not answer), and packets without SYN of flows the table
+  // did not hold, counted against the backend they were sent to.
+  uint64_t syn_retries;
+  uint64_t non_syn_misses;
 };
 
 }  // namespace sluice

@@ -192,17 +192,44 @@ std::string validate_table_config(const TableConfig& config, const TableLimits& 
   return {};
 }
 
-uint32_t maglev_turn_weight(const BackendConfig& be) {
-  return be.state == BackendState::kActive ? be.weight : 0;
+uint32_t maglev_turn_weight(const BackendConfig& be, MaglevTurns turns) {
+  switch (be.state) {
+    case BackendState::kActive: return be.weight;
+    case BackendState::kDraining: return turns == MaglevTurns::kExistingFlows ? be.weight : 0;
+    case BackendState::kDisabled: return 0;
+  }
+  return 0;
 }
 
-std::string build_vip_maglev(const VipConfig& vip, std::vector<uint32_t>& out) {
-  std::vector<MaglevBackend> turns;
-  turns.reserve(vip.backends.size());
+bool needs_existing_flows_table(const VipConfig& vip) {
   for (const BackendConfig& be : vip.backends) {
-    turns.push_back(MaglevBackend{be.name, maglev_turn_weight(be), be.id});
+    if (maglev_turn_weight(be, MaglevTurns::kNewFlows) !=
+        maglev_turn_weight(be, MaglevTurns::kExistingFlows)) {
+      return true;
+    }
   }
-  return maglev_build(turns, vip.table_size, out);
+  return false;
+}
+
+std::string build_vip_maglev(const VipConfig& vip, std::vector<uint32_t>& out,
+                             MaglevTurns turns) {
+  std::vector<MaglevBackend> weights;
+  weights.reserve(vip.backends.size());
+  for (const BackendConfig& be : vip.backends) {
+    weights.push_back(MaglevBackend{be.name, maglev_turn_weight(be, turns), be.id});
+  }
+  return maglev_build(weights, vip.table_size, out);
+}
+
+std::string build_vip_tables(const VipConfig& vip, std::vector<uint32_t>& out) {
+  if (std::string e = build_vip_maglev(vip, out, MaglevTurns::kNewFlows); !e.empty()) return e;
+  if (!needs_existing_flows_table(vip)) return {};
+  std::vector<uint32_t> existing;
+  if (std::string e = build_vip_maglev(vip, existing, MaglevTurns::kExistingFlows); !e.empty()) {
+    return e;
+  }
+  out.insert(out.end(), existing.begin(), existing.end());
+  return {};
 }
 
 bool same_maglev_inputs(const VipConfig& a, const VipConfig& b) {
@@ -210,7 +237,11 @@ bool same_maglev_inputs(const VipConfig& a, const VipConfig& b) {
   for (size_t i = 0; i < a.backends.size(); ++i) {
     const BackendConfig& x = a.backends[i];
     const BackendConfig& y = b.backends[i];
-    if (x.id != y.id || x.name != y.name || maglev_turn_weight(x) != maglev_turn_weight(y)) {
+    if (x.id != y.id || x.name != y.name ||
+        maglev_turn_weight(x, MaglevTurns::kNewFlows) !=
+            maglev_turn_weight(y, MaglevTurns::kNewFlows) ||
+        maglev_turn_weight(x, MaglevTurns::kExistingFlows) !=
+            maglev_turn_weight(y, MaglevTurns::kExistingFlows)) {
       return false;
     }
   }
@@ -218,10 +249,11 @@ bool same_maglev_inputs(const VipConfig& a, const VipConfig& b) {
 }
 
 uint64_t vip_table_memory_bytes(const VipConfig& vip) {
-  // The Maglev table, the VIP's entry and index slots, and per backend its
-  // configuration with the name. Within a few percent of what the builder
-  // allocates; the Maglev table dominates.
-  uint64_t bytes = uint64_t{vip.table_size} * sizeof(uint32_t) + 512;
+  // The Maglev tables (two while a backend drains), the VIP's entry and
+  // index slots, and per backend its configuration with the name. Within a
+  // few percent of what the builder allocates; the Maglev tables dominate.
+  const uint64_t tables = needs_existing_flows_table(vip) ? 2 : 1;
+  uint64_t bytes = tables * vip.table_size * sizeof(uint32_t) + 512;
   for (const BackendConfig& be : vip.backends) bytes += sizeof(BackendConfig) + be.name.size();
   return bytes;
 }

@@ -83,15 +83,35 @@ std::string memory_budget_error(uint64_t needed, uint64_t budget);
 // use.
 uint64_t vip_table_memory_bytes(const VipConfig& vip);
 
-// The Maglev turn rule, written once: only an active backend takes turns
-// (new flows), in proportion to its weight; a draining or disabled one
-// takes none, so only its own slots move to others.
-uint32_t maglev_turn_weight(const BackendConfig& be);
-// The VIP's Maglev table under that rule (maglev_build's errors).
-std::string build_vip_maglev(const VipConfig& vip, std::vector<uint32_t>& out);
-// Whether two versions of a VIP have the same Maglev table (same table
-// size, backends in the same order with the same ids, names and turns):
-// then a build may reuse the old table.
+// Which flows a Maglev table is for (DESIGN.md section 3). A VIP has two:
+// one for new flows, and GLB's "second chance" for packets of flows already
+// under way that miss the connection table (non-SYN TCP, ICMP errors, UDP
+// after a restart): in it draining backends still take the turns they had,
+// so a drain or a dataplane restart does not move such flows. While no
+// backend drains the two are the same table.
+enum class MaglevTurns : uint8_t {
+  kNewFlows = 0,
+  kExistingFlows = 1,
+};
+
+// The Maglev turn rule, written once: an active backend takes turns in
+// proportion to its weight in both tables; a draining one only in the
+// existing-flows table (with its weight, so its turns there are exactly
+// those it had before the drain); a disabled one in neither, so only its
+// own slots move to others.
+uint32_t maglev_turn_weight(const BackendConfig& be, MaglevTurns turns = MaglevTurns::kNewFlows);
+// Whether the VIP needs a separate existing-flows table (a backend drains).
+bool needs_existing_flows_table(const VipConfig& vip);
+// The VIP's Maglev table of one kind under that rule (maglev_build's errors).
+std::string build_vip_maglev(const VipConfig& vip, std::vector<uint32_t>& out,
+                             MaglevTurns turns = MaglevTurns::kNewFlows);
+// Both of the VIP's tables as the dataplane holds them: table_size slots for
+// new flows, followed, only if needs_existing_flows_table(), by table_size
+// slots for existing flows. No draining backend, no extra memory.
+std::string build_vip_tables(const VipConfig& vip, std::vector<uint32_t>& out);
+// Whether two versions of a VIP have the same Maglev tables (same table
+// size, backends in the same order with the same ids, names and turns in
+// both tables): then a build may reuse the old tables.
 bool same_maglev_inputs(const VipConfig& a, const VipConfig& b);
 
 // Whether `encap` can carry an inner packet of `inner_family` to a backend of

@@ -30,7 +30,7 @@ std::string FlowExplainer::explain(const TableConfig& config, const FlowQuery& q
   auto it = tables_.find(vip.id);
   if (it == tables_.end()) {
     std::vector<uint32_t> table;
-    if (std::string e = build_vip_maglev(vip, table); !e.empty()) return e;
+    if (std::string e = build_vip_tables(vip, table); !e.empty()) return e;
     // Bounded: a few of the largest tables (16M slots, 64 MiB each) at most.
     if (cached_slots_ + table.size() > kMaxCachedSlots) {
       tables_.clear();
@@ -41,10 +41,14 @@ std::string FlowExplainer::explain(const TableConfig& config, const FlowQuery& q
   }
   out.hash = flow_hash(make_flow_key(q), seed).hash;
   out.slot = maglev_slot(out.hash, vip.table_size);
-  const uint32_t id = it->second[out.slot];
-  if (id == kMaglevNoBackend) return {};
+  const std::vector<uint32_t>& tables = it->second;
+  // build_vip_tables: the existing-flows table follows only while a backend drains.
+  const size_t existing_at = tables.size() > vip.table_size ? vip.table_size : 0;
+  const uint32_t id = tables[out.slot];
+  const uint32_t existing_id = tables[existing_at + out.slot];
   for (const BackendConfig& be : vip.backends) {
-    if (be.id == id) out.backend = &be;
+    if (id != kMaglevNoBackend && be.id == id) out.backend = &be;
+    if (existing_id != kMaglevNoBackend && be.id == existing_id) out.existing_backend = &be;
   }
   return {};
 }

@@ -1,8 +1,9 @@
 // flow.explain (docs/control-api.md): which backend a new flow goes to,
-// computed with the worker's own rules from common/: the flow key
-// (make_flow_key), the seeded flow hash, VIP matching (VipIndex: exact
-// port, then all-ports), the slot (maglev_slot) and the Maglev table under
-// the turn rule (build_vip_maglev). Nothing here re-implements them; the
+// and a flow under way that no worker holds, computed with the worker's
+// own rules from common/: the flow key (make_flow_key), the seeded flow
+// hash, VIP matching (VipIndex: exact port, then all-ports), the slot
+// (maglev_slot) and the Maglev tables under the turn rule
+// (build_vip_tables). Nothing here re-implements them; the
 // agreement test checks flow explain against process_burst. Tables and the
 // VIP index are cached until the state changes. One thread.
 #pragma once
@@ -31,7 +32,12 @@ struct FlowAnswer {
   const VipConfig* vip = nullptr;  // null: no VIP takes this flow
   uint64_t hash = 0;
   uint32_t slot = 0;
-  const BackendConfig* backend = nullptr;  // null: no backend takes new flows
+  const BackendConfig* backend = nullptr;  // a new flow's; null: no backend takes new flows
+  // Where a packet of a flow under way goes when no worker holds the flow
+  // (TCP without SYN, ICMP errors; UDP right after a dataplane restart): by
+  // the existing-flows table, in which draining backends keep their turns
+  // (common/conn_state.h). The same as `backend` unless a backend drains.
+  const BackendConfig* existing_backend = nullptr;
 };
 
 FlowKey make_flow_key(const FlowQuery& q);

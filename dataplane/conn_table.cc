@@ -8,8 +8,12 @@
 
 namespace sluice::dp {
 
-ConnTable::ConnTable(uint64_t flows, uint32_t max_timeout_ticks)
-    : max_timeout_ticks_(max_timeout_ticks) {
+ConnTable::ConnTable(uint64_t flows, const uint32_t (&timeout_ticks)[kConnStateCount]) {
+  max_timeout_ticks_ = 0;
+  for (uint32_t i = 0; i < kConnStateCount; ++i) {
+    timeout_[i] = timeout_ticks[i];
+    if (timeout_[i] > max_timeout_ticks_) max_timeout_ticks_ = timeout_[i];
+  }
   uint64_t buckets = 1;
   while (buckets * kConnEntriesPerBucket < flows) buckets <<= 1;
   mask_ = buckets - 1;

@@ -142,6 +142,8 @@ int main(int argc, char** argv) {
 
   ForwardingConfig& fwd = opt.forwarding;
   fwd.tsc_hz = rte_get_tsc_hz();
+  // Every worker's connection table starts empty now.
+  fwd.start_tsc = rte_rdtsc();
   // Idle timeouts and the ICMP rate limit count TSC ticks.
   if (fwd.tsc_hz == 0) fatal("rte_get_tsc_hz returned 0: the EAL could not calibrate the TSC");
 

@@ -23,7 +23,8 @@ struct RawOptions {
   std::vector<std::string> accept_macs;
   int egress_port = -1;
   uint64_t flows_per_lcore = 0;
-  uint32_t tcp_timeout = 0, udp_timeout = 0, mtu = 0, gue_port = 0, icmp_rate = 0,
+  uint32_t tcp_timeout = 0, udp_timeout = 0, half_open_timeout = 0, closing_timeout = 0,
+           max_inserts = 0, mtu = 0, gue_port = 0, icmp_rate = 0,
            icmp_burst = 0, max_vips = 0, max_backend_id = 0, port = 0, rx_desc = 0, tx_desc = 0,
            burst = 0;
   uint64_t hash_seed = 0;
@@ -81,6 +82,19 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "Seconds an idle TCP flow keeps its backend.")
       ("udp-idle-timeout", po::value(&raw.udp_timeout)->default_value(d.udp_idle_timeout_s),
        "Seconds an idle UDP flow keeps its backend.")
+      ("tcp-half-open-timeout",
+       po::value(&raw.half_open_timeout)->default_value(d.tcp_half_open_timeout_s),
+       "Seconds a connection entry made by a SYN lives until a later packet of the client "
+       "confirms it (covers the client's first two SYN retransmissions; a spoofed SYN "
+       "holds a slot no longer).")
+      ("tcp-closing-timeout",
+       po::value(&raw.closing_timeout)->default_value(d.tcp_closing_timeout_s),
+       "Seconds a connection entry lives unused after the client's FIN or RST (IPVS's "
+       "CLOSE timeout; the client's later ACKs renew it).")
+      ("max-inserts-per-sec", po::value(&raw.max_inserts)->default_value(d.max_inserts_per_s),
+       "Flood guard: connection entries a worker lcore makes per second at most (Katran's "
+       "figure per core); past it new flows are still forwarded by the VIP's current table "
+       "but not remembered (conn_insert_capped). 0: no cap.")
       ("hash-seed", po::value(&raw.hash_seed)->default_value(0),
        "Flow hash seed. Every Sluice host behind the same ECMP group must use the same one.")
       ("max-vips", po::value(&raw.max_vips)->default_value(d.max_vips),
@@ -209,12 +223,21 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   }
   f.tcp_idle_timeout_s = raw.tcp_timeout;
   f.udp_idle_timeout_s = raw.udp_timeout;
+  if (raw.half_open_timeout == 0 || raw.half_open_timeout > raw.tcp_timeout) {
+    return fail("--tcp-half-open-timeout must be in [1, --tcp-idle-timeout] seconds");
+  }
+  if (raw.closing_timeout == 0 || raw.closing_timeout > raw.tcp_timeout) {
+    return fail("--tcp-closing-timeout must be in [1, --tcp-idle-timeout] seconds");
+  }
+  f.tcp_half_open_timeout_s = raw.half_open_timeout;
+  f.tcp_closing_timeout_s = raw.closing_timeout;
+  f.max_inserts_per_s = raw.max_inserts;
   f.hash_seed = raw.hash_seed;
   if (raw.max_vips == 0 || raw.max_vips > (1u << 20)) {
     return fail("--max-vips must be in [1, 1048576]");
   }
-  if (raw.max_backend_id == 0 || raw.max_backend_id > (1u << 24)) {
-    return fail("--max-backend-id must be in [1, 16777216]");
+  if (raw.max_backend_id == 0 || raw.max_backend_id > kConnMaxBackendId) {
+    return fail("--max-backend-id must be in [1, " + std::to_string(kConnMaxBackendId) + "]");
   }
   f.max_vips = raw.max_vips;
   f.max_backend_id = raw.max_backend_id;

@@ -42,6 +42,7 @@ struct PacketMeta {
   uint8_t family;             // of the received packet's IP header
   uint8_t dont_fragment;      // IPv4 DF bit; 1 for IPv6 (never fragmented en route)
   uint8_t tos;                // IPv4 TOS / IPv6 traffic class, copied to the outer header
+  uint8_t tcp_flags;          // of a TCP packet to a VIP (kForward); 0 otherwise
   uint16_t l2_len;            // 14, or 18 with a VLAN tag
   uint16_t l3_len;            // IP datagram length (Ethernet padding excluded)
   uint16_t l4_offset;         // from the start of the frame
@@ -145,6 +146,7 @@ inline bool parse_quoted(const TableSnapshot& t, PacketMeta& m, const uint8_t* i
   store_tail(m.key, swap_ports(static_cast<uint32_t>(load_u32(l4))), protocol, m.family);
   m.vip = t.find_vip(m.family, m.key.dst, m.key.dst_port, protocol);
   if (m.vip == nullptr) return drop(m, Counter::drop_icmp_error_no_flow);
+  m.tcp_flags = 0;
   m.action = Action::kIcmpError;
   return true;
 }
@@ -163,6 +165,7 @@ inline bool classify_l4(const TableSnapshot& t, PacketMeta& m, const uint8_t* fr
     store_tail(m.key, static_cast<uint32_t>(load_u32(l4)), protocol, m.family);
     m.vip = t.find_vip(m.family, m.key.dst, m.key.dst_port, protocol);
     if (m.vip == nullptr) return drop(m, Counter::not_for_us);
+    m.tcp_flags = protocol == net::kIpProtoTcp ? l4[offsetof(net::TcpHeader, flags)] : 0;
     if (ttl <= 1) return drop(m, Counter::drop_ttl_expired);
     m.action = Action::kForward;
     return true;

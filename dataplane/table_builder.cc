@@ -305,6 +305,10 @@ VipEntry TableBuilder::vip_entry(const BuiltVip& built) {
   v.id = vip.id;
   v.maglev_size = vip.table_size;
   v.maglev = built.maglev->data();
+  // The existing-flows table follows the new-flows one when a backend
+  // drains (build_vip_tables); otherwise they are the same slots.
+  v.maglev_existing =
+      built.maglev->size() > vip.table_size ? v.maglev + vip.table_size : v.maglev;
   v.family = vip.address.family;
   v.protocol = vip.protocol;
   v.encap = vip.encap;
@@ -342,14 +346,14 @@ std::string TableBuilder::build_tables(const std::vector<std::pair<VipConfig*, B
         if (faults_.delay_ns_per_vip != 0) {
           std::this_thread::sleep_for(std::chrono::nanoseconds(faults_.delay_ns_per_vip));
         }
-        const uint64_t bytes =
-            built_bytes.fetch_add(uint64_t{vip.table_size} * sizeof(uint32_t)) +
-            uint64_t{vip.table_size} * sizeof(uint32_t);
+        const uint64_t table_bytes = (needs_existing_flows_table(vip) ? 2 : 1) *
+                                     uint64_t{vip.table_size} * sizeof(uint32_t);
+        const uint64_t bytes = built_bytes.fetch_add(table_bytes) + table_bytes;
         if (faults_.alloc_fail_after_bytes != 0 && bytes > faults_.alloc_fail_after_bytes) {
           throw std::bad_alloc();
         }
         auto table = std::make_shared<MaglevTable>();
-        if (std::string e = build_vip_maglev(vip, *table); !e.empty()) {
+        if (std::string e = build_vip_tables(vip, *table); !e.empty()) {
           fail("vip id " + std::to_string(vip.id) + ": " + e, false);
           return;
         }

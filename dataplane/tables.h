@@ -32,7 +32,12 @@ static_assert(sizeof(BackendEntry) == 24);
 struct VipEntry {
   uint32_t id;
   uint32_t maglev_size;
-  const uint32_t* maglev;     // maglev_size backend ids; 0 = no backend
+  // maglev_size backend ids each (0 = no backend): the table for new flows,
+  // and the one for packets of flows under way that miss the connection
+  // table (MaglevTurns, common/table_config.h). The same pointer unless a
+  // backend drains.
+  const uint32_t* maglev;
+  const uint32_t* maglev_existing;
   uint8_t family;
   uint8_t protocol;
   Encap encap;
@@ -40,6 +45,7 @@ struct VipEntry {
   uint16_t port_be;           // 0 = all ports
 };
 
+// One VIP's tables as build_vip_tables lays them out.
 using MaglevTable = std::vector<uint32_t>;
 
 struct TableSnapshot {

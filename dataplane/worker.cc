@@ -1,5 +1,7 @@
 #include "dataplane/worker.h"
 
+#include "common/conn_state.h"
+
 #include <rte_prefetch.h>
 
 #include "dataplane/encap.h"
@@ -32,6 +34,23 @@ uint32_t seconds_to_ticks(uint64_t seconds, uint64_t tsc_hz, uint32_t shift) {
   return ticks > UINT32_MAX / 4 ? UINT32_MAX / 4 : static_cast<uint32_t>(ticks);
 }
 
+// Ticks per state, in ConnState order.
+struct StateTimeouts {
+  uint32_t ticks[kConnStateCount];
+};
+
+StateTimeouts state_timeouts(const ForwardingConfig& c, uint32_t shift) {
+  StateTimeouts t{};
+  auto set = [&](ConnState s, uint32_t seconds) {
+    t.ticks[static_cast<uint32_t>(s)] = seconds_to_ticks(seconds, c.tsc_hz, shift);
+  };
+  set(ConnState::kUdp, c.udp_idle_timeout_s);
+  set(ConnState::kHalfOpen, c.tcp_half_open_timeout_s);
+  set(ConnState::kEstablished, c.tcp_idle_timeout_s);
+  set(ConnState::kClosing, c.tcp_closing_timeout_s);
+  return t;
+}
+
 }  // namespace
 
 WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublisher& tables,
@@ -40,15 +59,14 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
       tables_(tables),
       reader_id_(reader_id),
       tick_shift_(tick_shift_for(config.tsc_hz)),
-      tcp_timeout_ticks_(seconds_to_ticks(config.tcp_idle_timeout_s, config.tsc_hz, tick_shift_)),
-      udp_timeout_ticks_(seconds_to_ticks(config.udp_idle_timeout_s, config.tsc_hz, tick_shift_)),
+      ticks_per_second_(seconds_to_ticks(1, config.tsc_hz, tick_shift_)),
+      insert_cap_(config.max_inserts_per_s),
       icmp_cycles_per_token_(config.icmp_rate_per_s == 0 ? UINT64_MAX
                                                           : config.tsc_hz / config.icmp_rate_per_s),
       counters_(storage.lcore),
       vip_counters_(storage.vips),
       backend_counters_(storage.backends),
-      conn_(config.flows_per_lcore,
-            tcp_timeout_ticks_ > udp_timeout_ticks_ ? tcp_timeout_ticks_ : udp_timeout_ticks_),
+      conn_(config.flows_per_lcore, state_timeouts(config, tick_shift_).ticks),
       admission_(admission_for(config)) {
   if (counters_ == nullptr) {
     own_counters_ = std::make_unique<LcoreCounters>();
@@ -64,6 +82,21 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
   }
   icmp_max_tokens_ = config.icmp_rate_per_s == 0 ? 0 : icmp_cycles_per_token_ * config.icmp_burst;
   icmp_tokens_ = icmp_max_tokens_;
+}
+
+void WorkerContext::start_burst(uint64_t now_tsc) {
+  if (!started_) [[unlikely]] {
+    started_ = true;
+    const uint64_t start = config_.start_tsc != 0 ? config_.start_tsc : now_tsc;
+    udp_predate_until_tsc_ = start + uint64_t{config_.udp_idle_timeout_s} * config_.tsc_hz;
+    insert_window_start_ = ticks(now_tsc);
+  }
+  // The flood guard's window: a fresh allowance every second.
+  const uint32_t now = ticks(now_tsc);
+  if (now - insert_window_start_ >= ticks_per_second_) {
+    insert_window_start_ = now;
+    inserts_in_window_ = 0;
+  }
 }
 
 // The burst pipeline. A struct so it can reach WorkerContext's private state
@@ -91,47 +124,95 @@ struct BurstRunner {
     return true;
   }
 
-  // Connection table, then Maglev (step 4). Returns the backend id, 0 if the
-  // VIP has none for this flow. ICMP errors look up but never insert.
-  uint32_t pick_backend(const PacketMeta& meta, bool may_insert, ConnEntry* hit) {
+  // Flood guard: whether one more entry may be made in this second.
+  bool may_insert() {
+    if (ctx.insert_cap_ == 0) return true;
+    if (ctx.inserts_in_window_ < ctx.insert_cap_) {
+      ++ctx.inserts_in_window_;
+      return true;
+    }
+    return false;
+  }
+
+  void count_insert(ConnInsert how) {
+    switch (how) {
+      case ConnInsert::kInserted: break;
+      case ConnInsert::kReusedExpired: count(Counter::conn_expired_reused); break;
+      case ConnInsert::kReplacedHalfOpen: count(Counter::conn_replaced_half_open); break;
+      case ConnInsert::kReplacedClosing: count(Counter::conn_replaced_closing); break;
+      case ConnInsert::kReplacedLru: count(Counter::conn_replaced_lru); break;
+      case ConnInsert::kFailed:
+        count(Counter::conn_insert_failed);
+        return;
+    }
+    count(Counter::conn_inserts);
+  }
+
+  // Connection table, then Maglev (step 4; the rules are common/conn_state.h's).
+  // Returns the backend id, 0 if the VIP has none for this flow. ICMP
+  // errors look up but never insert or change an entry.
+  uint32_t pick_backend(const PacketMeta& meta, bool icmp_error, ConnEntry* hit) {
     const VipEntry& vip = *meta.vip;
-    const uint32_t timeout =
-        meta.key.protocol == net::kIpProtoTcp ? ctx.tcp_timeout_ticks_ : ctx.udp_timeout_ticks_;
-    // A hit found in the lookup pass is still live and still this flow's
-    // (inserts never overwrite live entries); a miss is looked up again,
-    // since an earlier packet of the burst may have inserted the flow.
-    ConnEntry* entry =
-        hit != nullptr ? hit : ctx.conn_.lookup(meta.hash.hash, meta.hash.fingerprint, now);
+    const FlowPacket packet = classify_flow_packet(meta.key.protocol, meta.tcp_flags);
+    // A hit found in the lookup pass is still live (the clock does not move
+    // within a burst) but an earlier packet's insert may have given its
+    // slot to another flow; a miss is looked up again, since an earlier
+    // packet of the burst may have entered the flow.
+    ConnEntry* entry = hit != nullptr && hit->fingerprint == meta.hash.fingerprint
+                           ? hit
+                           : ctx.conn_.lookup(meta.hash.hash, meta.hash.fingerprint, now);
     if (entry != nullptr) {
-      const BackendEntry& be = t.backends[entry->backend_id];
+      const uint32_t id = entry->backend_id();
+      const BackendEntry& be = t.backends[id];
       if (be.vip_id == vip.id && be.keeps_flows) {
         count(Counter::conn_hits);
-        if (may_insert) entry->expires = now + timeout;
-        return entry->backend_id;
+        if (icmp_error) return id;
+        const HitRule next = hit_rule(entry->state(), packet);
+        if (!next.reopen) [[likely]] {
+          if (packet == FlowPacket::kSyn && next.state == ConnState::kHalfOpen) {
+            // The client is retrying: its backend does not answer.
+            ctx.backend_counters_[id].syn_retries++;
+          }
+          ctx.conn_.touch(*entry, id, next.state, now);
+          return id;
+        }
+        count(Counter::conn_reopened);
+      } else {
+        count(Counter::conn_stale_backend);
       }
-      count(Counter::conn_stale_backend);
     } else {
-      count(Counter::conn_misses);
+      const bool starts_flow =
+          !icmp_error && (packet == FlowPacket::kSyn || packet == FlowPacket::kUdp);
+      count(starts_flow ? Counter::conn_misses : Counter::conn_misses_non_syn);
     }
-    const uint32_t id = vip.maglev[maglev_slot(meta.hash.hash, vip.maglev_size)];
-    if (id == kMaglevNoBackend || !may_insert) return id;
-    count(Counter::new_flows);
-    ctx.vip_counters_[vip.id].new_flows++;
-    ctx.backend_counters_[id].new_flows++;
+    if (icmp_error) {
+      // The flow under way it quotes, by the existing-flows table.
+      return vip.maglev_existing[maglev_slot(meta.hash.hash, vip.maglev_size)];
+    }
+    const MissRule rule = miss_rule(packet, now_tsc < ctx.udp_predate_until_tsc_);
+    const uint32_t* table =
+        rule.turns == MaglevTurns::kNewFlows ? vip.maglev : vip.maglev_existing;
+    const uint32_t id = table[maglev_slot(meta.hash.hash, vip.maglev_size)];
+    if (id == kMaglevNoBackend) return id;
+    if (rule.new_flow) {
+      count(Counter::new_flows);
+      ctx.vip_counters_[vip.id].new_flows++;
+      ctx.backend_counters_[id].new_flows++;
+    } else {
+      ctx.backend_counters_[id].non_syn_misses++;
+    }
     if (entry != nullptr) {
-      // The flow's old backend left the VIP: the entry now follows Maglev.
-      entry->backend_id = id;
-      entry->expires = now + timeout;
+      // The flow's old backend left the VIP, or its connection was
+      // reopened: the entry takes the new choice.
+      ctx.conn_.touch(*entry, id, rule.state, now);
       return id;
     }
-    switch (ctx.conn_.insert(meta.hash.hash, meta.hash.fingerprint, id, now + timeout, now)) {
-      case ConnInsert::kInserted: count(Counter::conn_inserts); break;
-      case ConnInsert::kReusedExpired:
-        count(Counter::conn_inserts);
-        count(Counter::conn_expired_reused);
-        break;
-      case ConnInsert::kFailed: count(Counter::conn_insert_failed); break;
+    if (!rule.creates_entry) return id;
+    if (!may_insert()) {
+      count(Counter::conn_insert_capped);
+      return id;
     }
+    count_insert(ctx.conn_.insert(meta.hash.hash, meta.hash.fingerprint, id, rule.state, now));
     return id;
   }
 
@@ -198,7 +279,7 @@ struct BurstRunner {
 
   void forward(rte_mbuf* m, const PacketMeta& meta, BurstOutput& out, ConnEntry* hit) {
     const bool icmp_error = meta.action == Action::kIcmpError;
-    const uint32_t id = pick_backend(meta, !icmp_error, hit);
+    const uint32_t id = pick_backend(meta, icmp_error, hit);
     if (id == kMaglevNoBackend) {
       drop(m, icmp_error ? Counter::drop_icmp_error_no_flow : Counter::drop_no_backend, out);
       return;
@@ -230,6 +311,7 @@ struct BurstRunner {
 void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64_t now_tsc,
                    BurstOutput& out) {
   out.n_to_backend = out.n_to_client = out.n_dropped = 0;
+  ctx.start_burst(now_tsc);
   const TableSnapshot& t = *ctx.tables().current();
   const ForwardingConfig& cfg = ctx.config();
   BurstRunner r{ctx,
@@ -273,8 +355,10 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
     if (meta[i].action != Action::kForward && meta[i].action != Action::kIcmpError) continue;
     hits[i] = ctx.conn().lookup(meta[i].hash.hash, meta[i].hash.fingerprint, r.now);
     if (hits[i] != nullptr) {
-      rte_prefetch0(&t.backends[hits[i]->backend_id]);
+      rte_prefetch0(&t.backends[hits[i]->backend_id()]);
     } else {
+      // The slot a miss reads (new flows' table for a SYN or UDP; the
+      // second chance for the rest is the same one unless a backend drains).
       const VipEntry& v = *meta[i].vip;
       rte_prefetch0(&v.maglev[maglev_slot(meta[i].hash.hash, v.maglev_size)]);
     }

@@ -32,8 +32,20 @@ struct ForwardingConfig {
   uint32_t mtu = 1500;             // egress IP MTU
   uint16_t gue_port = 6080;        // GUE destination UDP port
   uint64_t hash_seed = 0;          // flow hash seed; same on every host
+  // Connection-table timeouts (README, "Connection table"): an established
+  // TCP flow and a UDP flow keep their entry this long unused; half-open
+  // (SYN only) and closing (FIN or RST seen) entries only briefly.
   uint32_t tcp_idle_timeout_s = 300;
   uint32_t udp_idle_timeout_s = 30;
+  uint32_t tcp_half_open_timeout_s = 5;
+  uint32_t tcp_closing_timeout_s = 10;
+  // Flood guard: new entries a worker makes per second at most (0: no cap).
+  // Past it flows are still forwarded, just not remembered.
+  uint32_t max_inserts_per_s = 125000;
+  // TSC when the worker's connection table started empty (0: at its first
+  // burst); UDP misses within a UDP idle timeout of it may be flows of a
+  // previous dataplane (common/conn_state.h, miss_rule).
+  uint64_t start_tsc = 0;
   uint32_t icmp_rate_per_s = 100;  // too-big replies per second per lcore
   uint32_t icmp_burst = 50;
   uint64_t tsc_hz = 0;             // rte_get_tsc_hz()
@@ -84,6 +96,9 @@ class alignas(64) WorkerContext {
   const TrafficCounters* backend_counters() const { return backend_counters_; }
   // Connection table clock: ticks of 2^tick_shift TSC cycles.
   uint32_t ticks(uint64_t tsc) const { return static_cast<uint32_t>(tsc >> tick_shift_); }
+  uint32_t ticks_per_second() const { return ticks_per_second_; }
+  // Per burst, before its packets: the flood guard's window, the start.
+  void start_burst(uint64_t now_tsc);
 
  private:
   friend struct BurstRunner;
@@ -92,8 +107,14 @@ class alignas(64) WorkerContext {
   const TablePublisher& tables_;
   uint32_t reader_id_;
   uint32_t tick_shift_;
-  uint32_t tcp_timeout_ticks_;
-  uint32_t udp_timeout_ticks_;
+  uint32_t ticks_per_second_;
+  // Flood guard: inserts in the current one-second window.
+  uint32_t insert_cap_;
+  uint32_t insert_window_start_ = 0;
+  uint32_t inserts_in_window_ = 0;
+  // TSC before which a UDP miss goes by the existing-flows table.
+  uint64_t udp_predate_until_tsc_ = 0;
+  bool started_ = false;
   // Token bucket for ICMP too-big replies, in TSC cycles.
   uint64_t icmp_tokens_;
   uint64_t icmp_last_tsc_ = 0;

@@ -115,6 +115,37 @@ IpAddress outer_destination(const Bytes& frame) {
   return a;
 }
 
+// Sends `in` through the worker at `now`; each packet must go where
+// `expect` says (nullptr: dropped, no backend). Frees the mbufs.
+void check_burst(dp::TablePublisher& publisher, dp::WorkerContext& ctx, uint64_t now,
+                 const std::vector<rte_mbuf*>& in,
+                 const std::vector<const BackendConfig*>& expect, uint64_t& flows,
+                 uint64_t& to_backend, uint64_t& no_backend) {
+  dp::BurstOutput out;
+  dp::process_burst(ctx, in.data(), static_cast<uint16_t>(in.size()), now, out);
+  publisher.report_quiescent(ctx.reader_id());
+  ASSERT_EQ(out.n_to_client, 0);
+  ASSERT_EQ(out.n_to_backend + out.n_dropped, in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    ++flows;
+    const bool sent = std::find(out.to_backend, out.to_backend + out.n_to_backend, in[i]) !=
+                      out.to_backend + out.n_to_backend;
+    if (expect[i] == nullptr) {
+      EXPECT_FALSE(sent) << "flow explain says no backend, the worker sent flow " << flows;
+      ++no_backend;
+    } else {
+      EXPECT_TRUE(sent) << "the worker dropped flow " << flows << " that flow explain sends to "
+                        << expect[i]->name;
+      if (sent) {
+        EXPECT_EQ(outer_destination(test::from_mbuf(in[i])), expect[i]->address)
+            << "flow " << flows << ": flow explain says " << expect[i]->name;
+      }
+      ++to_backend;
+    }
+    rte_pktmbuf_free(in[i]);
+  }
+}
+
 class FlowAgreement : public ::testing::Test {
  protected:
   void SetUp() override { test::dpdk_test_env(); }
@@ -131,12 +162,22 @@ TEST_F(FlowAgreement, FlowExplainNamesTheBackendTheWorkerPicks) {
     dp::TablePublisher publisher(limits, 1);
     publisher.register_reader(0);
     ASSERT_TRUE(publisher.apply(config).ok);
-    dp::WorkerContext ctx(fc, publisher, 0);
+    // Two workers: one started long ago (a UDP packet without an entry is
+    // a new flow), and one just restarted (it may be a flow the previous
+    // dataplane carried), which also gets the TCP flows' later segments.
+    dp::ForwardingConfig old_fc = fc;
+    old_fc.start_tsc = 1;
+    const uint64_t old_now = 1 + (uint64_t{fc.udp_idle_timeout_s} + 1) * fc.tsc_hz;
+    dp::WorkerContext ctx(old_fc, publisher, 0);
+    dp::ForwardingConfig restarted_fc = fc;
+    restarted_fc.start_tsc = 1;
+    const uint64_t restarted_now = 2;
+    dp::WorkerContext restarted(restarted_fc, publisher, 0);
     cp::FlowExplainer explainer;
 
     for (int burst = 0; burst < 25000 / 25; ++burst) {
-      std::vector<rte_mbuf*> in;
-      std::vector<const BackendConfig*> expect;
+      std::vector<rte_mbuf*> in, in_under_way;
+      std::vector<const BackendConfig*> expect, expect_under_way;
       for (int i = 0; i < 25; ++i) {
         const VipConfig& v = config.vips[rng() % config.vips.size()];
         cp::FlowQuery q;
@@ -176,35 +217,20 @@ TEST_F(FlowAgreement, FlowExplainNamesTheBackendTheWorkerPicks) {
         in.push_back(test::to_mbuf(test::test_mbuf_pool(), p.build()));
         ASSERT_NE(in.back(), nullptr);
         expect.push_back(answer.backend);
+        if (q.protocol == 6) p.tcp_flags(0x10);  // the client's ACK
+        in_under_way.push_back(test::to_mbuf(test::test_mbuf_pool(), p.build()));
+        ASSERT_NE(in_under_way.back(), nullptr);
+        expect_under_way.push_back(answer.existing_backend);
       }
-      dp::BurstOutput out;
-      dp::process_burst(ctx, in.data(), static_cast<uint16_t>(in.size()), 1'000'000'000, out);
-      publisher.report_quiescent(0);
-      ASSERT_EQ(out.n_to_client, 0);
-      ASSERT_EQ(out.n_to_backend + out.n_dropped, in.size());
-      for (size_t i = 0; i < in.size(); ++i) {
-        ++flows;
-        const bool sent =
-            std::find(out.to_backend, out.to_backend + out.n_to_backend, in[i]) !=
-            out.to_backend + out.n_to_backend;
-        if (expect[i] == nullptr) {
-          EXPECT_FALSE(sent) << "flow explain says no backend, the worker sent flow " << flows;
-          ++no_backend;
-        } else {
-          ASSERT_TRUE(sent) << "the worker dropped flow " << flows << " that flow explain sends to "
-                            << expect[i]->name;
-          EXPECT_EQ(outer_destination(test::from_mbuf(in[i])), expect[i]->address)
-              << "flow " << flows << ": flow explain says " << expect[i]->name;
-          ++to_backend;
-        }
-        rte_pktmbuf_free(in[i]);
-      }
+      check_burst(publisher, ctx, old_now, in, expect, flows, to_backend, no_backend);
+      check_burst(publisher, restarted, restarted_now, in_under_way, expect_under_way, flows, to_backend,
+                  no_backend);
     }
     publisher.unregister_reader(0);
   }
-  EXPECT_EQ(flows, 100000u);
-  EXPECT_GT(to_backend, 90000u);
-  EXPECT_GT(no_backend, 1000u) << "the VIP without usable backends was exercised";
+  EXPECT_EQ(flows, 200000u);
+  EXPECT_GT(to_backend, 180000u);
+  EXPECT_GT(no_backend, 2000u) << "the VIP without usable backends was exercised";
 }
 
 }  // namespace

@@ -285,3 +285,69 @@ TEST(IpAddress, ParsesAndFormats) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// The table pair for drains (MaglevTurns): one table, no extra memory,
+// while nothing drains; with a draining backend the existing-flows table is
+// exactly the table from before the drain, and the new-flows table gives
+// the draining backend no slot. A disabled backend has no turn in either.
+TEST(MaglevTablePair, SecondChanceTableIsTheTableBeforeTheDrain) {
+  VipConfig v;
+  v.id = 1;
+  v.address = *parse_ip_address("192.0.2.1");
+  v.port = 80;
+  v.protocol = 6;
+  v.table_size = 4099;
+  for (uint32_t i = 1; i <= 5; ++i) {
+    BackendConfig be;
+    be.id = i;
+    be.name = "be-" + std::to_string(i);
+    be.address = *parse_ip_address("198.51.100." + std::to_string(i));
+    be.weight = i;
+    v.backends.push_back(be);
+  }
+  std::vector<uint32_t> before, pair;
+  ASSERT_EQ(build_vip_maglev(v, before), "");
+  ASSERT_EQ(build_vip_tables(v, pair), "");
+  EXPECT_FALSE(needs_existing_flows_table(v));
+  EXPECT_EQ(pair, before) << "nothing drains: one table";
+  const uint64_t one_table = vip_table_memory_bytes(v);
+
+  v.backends[2].state = BackendState::kDraining;  // be-3
+  v.backends[4].state = BackendState::kDisabled;  // be-5
+  std::vector<uint32_t> before_disable;
+  {
+    VipConfig only_disabled = v;
+    only_disabled.backends[2].state = BackendState::kActive;
+    ASSERT_EQ(build_vip_maglev(only_disabled, before_disable), "");
+  }
+  ASSERT_TRUE(needs_existing_flows_table(v));
+  ASSERT_EQ(build_vip_tables(v, pair), "");
+  ASSERT_EQ(pair.size(), 2u * v.table_size);
+  const std::vector<uint32_t> new_flows(pair.begin(), pair.begin() + v.table_size);
+  const std::vector<uint32_t> existing(pair.begin() + v.table_size, pair.end());
+  EXPECT_EQ(existing, before_disable) << "the draining backend keeps exactly its turns";
+  size_t drained_slots = 0, drained_slots_before = 0;
+  for (uint32_t s = 0; s < v.table_size; ++s) {
+    EXPECT_NE(new_flows[s], 3u) << "slot " << s << ": a draining backend takes no new flow";
+    EXPECT_NE(new_flows[s], 5u);
+    EXPECT_NE(existing[s], 5u) << "slot " << s << ": a disabled backend has no turn";
+    drained_slots += existing[s] == 3 ? 1 : 0;
+    drained_slots_before += before_disable[s] == 3 ? 1 : 0;
+  }
+  EXPECT_GT(drained_slots, 0u);
+  EXPECT_EQ(drained_slots, drained_slots_before);
+  EXPECT_EQ(vip_table_memory_bytes(v) - one_table, uint64_t{v.table_size} * sizeof(uint32_t))
+      << "the budget counts the second table";
+
+  // Only a disabled backend: one table again.
+  v.backends[2].state = BackendState::kActive;
+  EXPECT_FALSE(needs_existing_flows_table(v));
+  ASSERT_EQ(build_vip_tables(v, pair), "");
+  EXPECT_EQ(pair, before_disable);
+}
+
+}  // namespace
+}  // namespace sluice

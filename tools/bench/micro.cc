@@ -57,7 +57,8 @@ void memory_figure(RunContext& rc) {
   m.entries_per_bucket = dp::kConnEntriesPerBucket;
   m.entry_bytes = static_cast<double>(sizeof(dp::ConnBucket)) / dp::kConnEntriesPerBucket;
   m.default_flows = d.flows_per_lcore;
-  const dp::ConnTable table(d.flows_per_lcore, 1);  // mapped, never touched
+  const uint32_t timeouts[kConnStateCount] = {1, 1, 1, 1};
+  const dp::ConnTable table(d.flows_per_lcore, timeouts);  // mapped, never touched
   m.default_entries = table.capacity();
   m.default_bytes = table.memory_bytes();
   m.counter_bytes = sizeof(LcoreCounters) +
