@@ -13,14 +13,19 @@ void measure(Engine& engine, World& world, Traffic& t, const MeasureSpec& spec, 
   const uint64_t settle = spec.packets < 65536 ? spec.packets : 65536;
   if (spec.before_pass) spec.before_pass();
   checked_pass(engine, world, t, settle, spec.forwarder, spec.io);
+  if (spec.after_pass) spec.after_pass(settle);
 
   CounterBlock deltas{};
+  std::map<std::string, uint64_t> own;
   fig.packets_per_rep = spec.packets;
   fig.frame_bytes = t.primary.len;
   for (uint32_t rep = 0; rep < spec.reps; ++rep) {
     if (spec.before_pass) spec.before_pass();
     const PassResult r =
         checked_pass(engine, world, t, spec.packets, spec.forwarder, spec.io, &deltas);
+    if (spec.after_pass) {
+      for (const auto& [name, value] : spec.after_pass(r.packets)) own[name] += value;
+    }
     // Rounds during which the thread was switched out are left out of the
     // timing (never out of the verdict check), unless every round was.
     const bool clean = r.clean_packets > 0;
@@ -36,6 +41,7 @@ void measure(Engine& engine, World& world, Traffic& t, const MeasureSpec& spec, 
     }
   }
   for (const auto& [name, value] : named_counters(deltas)) fig.verdicts[name] = value;
+  for (const auto& [name, value] : own) fig.verdicts[name] += value;
   fig.ns = summarize(fig.ns_per_packet);
   fig.cycles = summarize(fig.cycles_per_packet);
   fig.mpps = fig.ns.median > 0 ? 1e3 / fig.ns.median : 0;
@@ -44,9 +50,9 @@ void measure(Engine& engine, World& world, Traffic& t, const MeasureSpec& spec, 
 void populate(Engine& engine, World& world, const std::vector<uint32_t>& flows) {
   if (flows.empty()) return;
   Traffic t;
-  t.primary = make_template(FrameKind::kTcpSyn, world.spec().family);
+  t.primary = make_template(FrameKind::kTcpAck, world.spec().family);
   t.alt = t.primary;
-  t.primary_path = Path::kNewInsert;
+  t.primary_path = t.alt_path = Path::kMidFlowMiss;
   t.sequence = flows;
   t.restart_each_pass = true;
   checked_pass(engine, world, t, flows.size(), Forwarder::kSluice, Io::kDirect);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,13 +23,21 @@ struct MeasureSpec {
   Io io = Io::kDirect;
   // Runs before every pass, outside the timed region (clear the table...).
   std::function<void()> before_pass;
+  // Runs after every checked pass of `packets` packets, outside the timed
+  // region: a scenario's own checks (throw VerdictError) and figures,
+  // returned by name and summed over the timed passes into the figure's
+  // verdicts.
+  std::function<std::map<std::string, uint64_t>(uint64_t packets)> after_pass;
 };
 
 // Fills `fig` (timings, verdicts, measured_packets). Throws VerdictError.
 void measure(Engine& engine, World& world, Traffic& t, const MeasureSpec& spec, Figure& fig);
 
-// Sends one TCP SYN per flow, in order, through process_burst; every one
-// must be inserted. Untimed.
+// Sends one TCP ACK per flow, in order, through process_burst: each misses
+// and is entered as established by the second chance (kMidFlowMiss), as a
+// flow under way that the table lost would be; every one must be inserted.
+// One pass, so no entry waits half-open (whose timeout is short) for its
+// confirmation. Untimed.
 void populate(Engine& engine, World& world, const std::vector<uint32_t>& flows);
 
 }  // namespace sluice::bench

@@ -62,9 +62,10 @@ uint64_t default_packets(bool quick) { return quick ? 16384 : 1048576; }
 const std::vector<std::string>& scenario_names() {
   static const std::vector<std::string> names = {
       "floor",          "established-hot", "established-1M",  "new-flow",
-      "new-flow-full",  "mixed",           "not-for-us",      "icmp-error",
-      "ring-loop",      "sweep-flows",     "sweep-vips",      "sweep-backends",
-      "maglev-build",   "conn-memory",     "table-change"};
+      "new-flow-full",  "mixed",           "flood",           "second-chance",
+      "not-for-us",     "icmp-error",      "ring-loop",       "sweep-flows",
+      "sweep-vips",     "sweep-backends",  "maglev-build",    "conn-memory",
+      "table-change"};
   return names;
 }
 

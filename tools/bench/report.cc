@@ -48,17 +48,38 @@ std::string verdict_text(const Figure& f) {
       {"floor_forwarded", "floor"},    {"fwd_packets", "fwd"},
       {"fwd_icmp_errors", "icmp-fwd"}, {"not_for_us", "not-for-us"},
       {"conn_hits", "hit"},            {"conn_misses", "miss"},
+      {"conn_misses_non_syn", "miss-mid"},
       {"new_flows", "new"},            {"conn_inserts", "ins"},
-      {"conn_insert_failed", "ins-fail"}};
+      {"conn_insert_failed", "ins-fail"}, {"conn_insert_capped", "capped"},
+      {"conn_replaced_half_open", "repl-half-open"}};
   std::string out;
   if (f.measured_packets == 0) return out;
-  for (const auto& [counter, label] : shown) {
+  const auto value = [&f](const char* counter) -> uint64_t {
     const auto it = f.verdicts.find(counter);
-    if (it == f.verdicts.end()) continue;
-    const double share = 100.0 * static_cast<double>(it->second) /
-                         static_cast<double>(f.measured_packets);
-    out += std::string(out.empty() ? "" : " ") + label + " " +
-           (share == 100.0 ? std::string("100%") : fmt("%.1f%%", share));
+    return it == f.verdicts.end() ? 0 : it->second;
+  };
+  const auto add = [&out](const char* label, uint64_t part, uint64_t whole,
+                          const char* precision = "%.1f%%") {
+    if (whole == 0) return;
+    const double share = 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+    out += out.empty() ? "" : " ";
+    out += label;
+    out += " ";
+    out += part == whole ? std::string("100%") : fmt(precision, share);
+  };
+  for (const auto& [counter, label] : shown) {
+    if (f.verdicts.count(counter) != 0) add(label, value(counter), f.measured_packets);
+  }
+  // The flood: established flows' packets that found their entry (the
+  // verdict check holds hits + non-SYN misses to the ACKs sent), and the
+  // established flows still in their entries after each pass.
+  if (f.verdicts.count("established_flows") != 0) {
+    add("est-hit", value("conn_hits"), value("conn_hits") + value("conn_misses_non_syn"),
+        "%.3f%%");
+    add("est-kept", value("established_found_after"), value("established_flows"), "%.3f%%");
+  }
+  if (f.verdicts.count("to_draining_backend") != 0) {
+    add("to-draining", value("to_draining_backend"), f.measured_packets, "%.2f%%");
   }
   return out;
 }

@@ -1,10 +1,16 @@
 #include "tools/bench/scenarios.h"
 
+#include <rte_cycles.h>
+
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
+#include "common/maglev.h"
 #include "tools/bench/flows.h"
+#include "tools/bench/verdicts.h"
 
 namespace sluice::bench {
 
@@ -212,6 +218,135 @@ void new_flow_group(RunContext& rc, const Variant& v) {
   }
 }
 
+// A SYN flood against a table holding established flows: per pass, spoofed
+// SYNs of distinct new flows totalling 10x the table's capacity, and ACKs
+// of the established flows as 10% of the packets, shuffled together. The
+// table (262,144 entries; 16,384 with --quick) is cleared and refilled with
+// its established flows (a quarter of its capacity) before every pass. No
+// insert cap (WorldSpec::max_inserts_per_s = 0): the figure is the
+// replacement rule's, not the flood guard's, which at this speed would
+// stop inserting within the first few milliseconds of a pass. Reported:
+// the cost per packet, and the share of established flows still found,
+// both by their packets (conn_hits over the ACKs sent) and by a lookup of
+// every established flow after each pass.
+void flood_group(RunContext& rc, const Variant& v) {
+  const BenchOptions& o = rc.opt;
+  if (!selected(o, "flood")) return;
+  WorldSpec ws;
+  ws.family = v.family;
+  ws.encap = v.encap;
+  ws.flows_per_lcore = o.quick ? 16384 : 262144;
+  std::unique_ptr<World> w;
+  std::vector<uint32_t> established;
+  std::vector<FlowHash> hashes;
+  std::vector<uint32_t> seq;
+  uint64_t n_syn = 0, n_ack = 0;
+  if (!rc.guarded("scenarios flood " + v.name(), [&] {
+        w = std::make_unique<World>(ws);
+        FlowPlanner planner(*w);
+        const uint64_t capacity = w->conn_capacity();
+        established = planner.place(capacity / 4);
+        for (uint32_t f : established) hashes.push_back(planner.hash_of(f));
+        n_syn = 10 * capacity;
+        n_ack = n_syn / 9;  // 10% of all packets
+        const std::vector<uint32_t> spoofed = planner.fresh(n_syn);
+        seq.reserve(n_syn + n_ack);
+        for (uint32_t f : spoofed) seq.push_back(f);
+        // Each established flow as often as the others.
+        const std::vector<uint32_t> order = shuffled(established, rc.rng);
+        for (uint64_t i = 0; i < n_ack; ++i) seq.push_back(order[i % order.size()] | Traffic::kAlt);
+      })) {
+    return;
+  }
+  Traffic t = traffic(FrameKind::kTcpSyn, v.family, Path::kFloodSyn, shuffled(seq, rc.rng));
+  t.alt = make_template(FrameKind::kTcpAck, v.family);
+  t.alt_path = Path::kFloodAck;
+  t.restart_each_pass = true;
+  MeasureSpec s = spec_for(rc, n_syn + n_ack);
+  World& world = *w;
+  s.before_pass = [&rc, &world, &established] {
+    world.ctx().conn().clear();
+    populate(rc.engine, world, established);
+  };
+  s.after_pass = [&world, &hashes](uint64_t) {
+    dp::WorkerContext& ctx = world.ctx();
+    const uint32_t now = ctx.ticks(rte_rdtsc());
+    uint64_t found = 0;
+    for (const FlowHash& h : hashes) {
+      const dp::ConnEntry* e = ctx.conn().lookup(h.hash, h.fingerprint, now);
+      found += e != nullptr && e->state() == ConnState::kEstablished;
+    }
+    return std::map<std::string, uint64_t>{{"established_flows", hashes.size()},
+                                           {"established_found_after", found}};
+  };
+  Figure f = rc.figure("scenarios", "flood", v, world);
+  f.flows = n_syn + established.size();
+  f.flows_in_table = established.size();
+  rc.run(f, world, t, s);
+}
+
+// The second chance's miss path: TCP ACKs of flows the table does not hold,
+// to a VIP one of whose 100 backends drains, so that the existing-flows
+// table is not the new-flows one. Each flow once per pass, the table
+// cleared before each pass (as new-flow): the cost of a miss sent by the
+// existing-flows table, plus its insert as established. The flows whose
+// existing-flows slot names the draining backend must reach it.
+void second_chance_group(RunContext& rc, const Variant& v) {
+  const BenchOptions& o = rc.opt;
+  if (!selected(o, "second-chance")) return;
+  WorldSpec ws;
+  ws.family = v.family;
+  ws.encap = v.encap;
+  ws.draining_backends = 1;
+  std::unique_ptr<World> w;
+  std::vector<uint32_t> flows;
+  std::vector<uint8_t> to_draining;  // per flow, in sequence order
+  uint64_t n = 0;
+  const uint32_t draining_id = 1;  // make_table_config: VIP 0's first backend
+  if (!rc.guarded("scenarios second-chance " + v.name(), [&] {
+        w = std::make_unique<World>(ws);
+        const dp::VipEntry& vip = w->tables().current()->vips.at(0);
+        if (vip.maglev_existing == vip.maglev) {
+          throw std::runtime_error("the draining backend's VIP has one Maglev table, not two");
+        }
+        n = std::min<uint64_t>(o.packets, w->conn_capacity() / 4);
+        FlowPlanner planner(*w);
+        flows = shuffled(planner.place(n), rc.rng);
+        uint64_t differ = 0;
+        for (uint32_t f : flows) {
+          const uint32_t slot = maglev_slot(planner.hash_of(f).hash, vip.maglev_size);
+          to_draining.push_back(vip.maglev_existing[slot] == draining_id);
+          differ += vip.maglev_existing[slot] != vip.maglev[slot];
+        }
+        if (differ == 0) throw std::runtime_error("no flow's two Maglev slots differ");
+      })) {
+    return;
+  }
+  Traffic t = traffic(FrameKind::kTcpAck, v.family, Path::kMidFlowMiss, flows);
+  t.restart_each_pass = true;
+  MeasureSpec s = spec_for(rc, n);
+  World& world = *w;
+  s.before_pass = [&world] { world.ctx().conn().clear(); };
+  // The draining backend's packets must be exactly those of its flows.
+  auto drained = std::make_shared<uint64_t>(world.ctx().backend_counters()[draining_id].packets);
+  s.after_pass = [&world, &to_draining, drained, draining_id](uint64_t packets) {
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < packets; ++i) want += to_draining[i % to_draining.size()];
+    const uint64_t now = world.ctx().backend_counters()[draining_id].packets;
+    const uint64_t got = now - *drained;
+    *drained = now;
+    if (got != want) {
+      throw VerdictError("the draining backend received " + std::to_string(got) +
+                         " packets, its flows in the existing-flows table " +
+                         std::to_string(want));
+    }
+    return std::map<std::string, uint64_t>{{"to_draining_backend", got}};
+  };
+  Figure f = rc.figure("scenarios", "second-chance", v, world);
+  f.flows = n;
+  rc.run(f, world, t, s);
+}
+
 }  // namespace
 
 std::vector<Variant> selected_variants(const BenchOptions& opt) {
@@ -232,6 +367,8 @@ void run_scenarios(RunContext& rc) {
     hot_group(rc, v, first);
     big_group(rc, v);
     new_flow_group(rc, v);
+    second_chance_group(rc, v);
+    flood_group(rc, v);
   }
 }
 

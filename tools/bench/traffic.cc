@@ -10,13 +10,17 @@ const char* path_name(Path p) {
     case Path::kNotForUs: return "not-for-us";
     case Path::kIcmpHit: return "icmp-hit";
     case Path::kFloor: return "floor";
+    case Path::kMidFlowMiss: return "mid-flow-miss";
+    case Path::kFloodSyn: return "flood-syn";
+    case Path::kFloodAck: return "flood-ack";
   }
   return "unknown";
 }
 
 bool path_forwards(Path p) {
   return p == Path::kHit || p == Path::kNewInsert || p == Path::kNewInsertFails ||
-         p == Path::kIcmpHit;
+         p == Path::kIcmpHit || p == Path::kMidFlowMiss || p == Path::kFloodSyn ||
+         p == Path::kFloodAck;
 }
 
 }  // namespace sluice::bench

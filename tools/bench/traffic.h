@@ -19,6 +19,13 @@ enum class Path : uint8_t {
   kNotForUs,        // no VIP: dropped as not_for_us
   kIcmpHit,         // ICMP error quoting a flow in the table, to its backend
   kFloor,           // the floor forwarder: MACs swapped, nothing else
+  // A TCP segment without SYN of a flow the table does not hold: the second
+  // chance (the VIP's existing-flows table), entered as established.
+  kMidFlowMiss,
+  // Under a SYN flood (flood scenario), whose outcomes per packet depend on
+  // what the bucket holds at that moment; verdicts.cc checks them as sums.
+  kFloodSyn,  // a spoofed SYN of a new flow: entered, refused or capped
+  kFloodAck,  // an established flow's ACK: found, or missed and entered again
 };
 
 const char* path_name(Path p);

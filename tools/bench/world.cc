@@ -28,6 +28,7 @@ TableConfig make_table_config(const WorldSpec& spec) {
       be.id = v * spec.backends_per_vip + b + 1;
       be.name = "vip" + std::to_string(v) + "-be" + std::to_string(b);
       be.address = backend_address(backend_family, b);
+      if (b < spec.draining_backends) be.state = BackendState::kDraining;
       vip.backends.push_back(std::move(be));
     }
     config.vips.push_back(std::move(vip));
@@ -52,11 +53,14 @@ dp::ForwardingConfig make_forwarding_config(const WorldSpec& spec) {
   f.outer_src_v6 = outer_source(6);
   f.mtu = 1500;
   f.hash_seed = spec.hash_seed;
-  // Far longer than any run: nothing expires while it is measured.
+  // Far longer than any run: no established or UDP entry expires while it
+  // is measured. Half-open and closing entries keep lb-dataplane's short
+  // defaults, as the flood scenario's SYNs would meet them.
   f.tcp_idle_timeout_s = 3600;
   f.udp_idle_timeout_s = 3600;
   f.tsc_hz = rte_get_tsc_hz();
   f.flows_per_lcore = spec.flows_per_lcore;
+  f.max_inserts_per_s = spec.max_inserts_per_s;
   f.max_vips = spec.max_vips;
   f.max_backend_id = spec.max_backend_id;
   return f;

@@ -26,6 +26,14 @@ struct WorldSpec {
   uint32_t max_vips = 4096;
   uint32_t max_backend_id = 65535;
   uint64_t hash_seed = 0;
+  // The first `draining_backends` backends of every VIP drain: the VIP then
+  // has a separate existing-flows table (the second chance).
+  uint32_t draining_backends = 0;
+  // ForwardingConfig::max_inserts_per_s. 0 (no cap) unless a figure is
+  // about the flood guard: lb-bench inserts millions of flows a second, far
+  // past lb-dataplane's default of 125,000, and a cap would hide the paths
+  // measured behind conn_insert_capped.
+  uint32_t max_inserts_per_s = 0;
 };
 
 class World {
