@@ -4,9 +4,13 @@ client's network namespace. Every loop is bounded in count and time; results
 are printed (or written) as JSON.
 
   client_tool.py http-many HOST PORT COUNT        short connections, one request each
-  client_tool.py http-long HOST PORT CONNS SECONDS OUT
-                 keep-alive connections, a request on each every 100 ms, until
-                 SECONDS pass or SIGTERM; writes per-connection results to OUT
+                 (the local ports of those that failed are listed)
+  client_tool.py http-long HOST PORT CONNS SECONDS OUT [TIMEOUT [INTERVAL]]
+                 keep-alive connections, a request on each every INTERVAL
+                 seconds (default 0.1), until SECONDS pass or SIGTERM; a
+                 request not answered within TIMEOUT seconds (default 3)
+                 fails its connection; writes per-connection results (with
+                 the connection's local port) to OUT
   client_tool.py udp-many HOST PORT COUNT         one datagram per source port
   client_tool.py post HOST PORT BYTES             one upload, DF set (Linux default)
 """
@@ -26,33 +30,48 @@ def backend_of(body):
 
 
 def http_many(host, port, count):
-    per_backend, failures, errors = {}, 0, []
+    per_backend, failures, errors, failed_ports = {}, 0, [], []
     deadline = time.time() + 120
     for _ in range(count):
         if time.time() > deadline:
             failures += 1
             continue
+        local_port = None
         try:
             conn = http.client.HTTPConnection(host, port, timeout=3)
+            # Bound before connecting, so that a connection refused or reset
+            # during its handshake still names its port.
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                 socket.SOCK_STREAM)
+            conn.sock = sock
+            sock.settimeout(3)
+            sock.bind(("", 0))
+            local_port = sock.getsockname()[1]
+            sock.connect((host, port))
             conn.request("GET", "/", headers={"Connection": "close"})
             body = conn.getresponse().read().decode()
             conn.close()
             name = backend_of(body)
             per_backend[name] = per_backend.get(name, 0) + 1
-        except OSError as e:
+        except (OSError, http.client.HTTPException) as e:
             failures += 1
             if len(errors) < 5:
-                errors.append(str(e))
-    return {"per_backend": per_backend, "failures": failures, "errors": errors}
+                errors.append(str(e) or repr(e))
+            if local_port is not None:
+                failed_ports.append(local_port)
+            conn.close()
+    return {"per_backend": per_backend, "failures": failures, "errors": errors,
+            "failed_ports": failed_ports}
 
 
-def http_long(host, port, conns, seconds, out_path):
+def http_long(host, port, conns, seconds, out_path, timeout=3.0, interval=0.1):
     stop = [False]
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
     state = []
     for _ in range(conns):
-        c = http.client.HTTPConnection(host, port, timeout=3)
-        state.append({"conn": c, "backends": [], "ok": 0, "failed": 0, "errors": []})
+        c = http.client.HTTPConnection(host, port, timeout=timeout)
+        state.append({"conn": c, "port": None, "backends": [], "ok": 0, "failed": 0,
+                      "errors": []})
     deadline = time.time() + seconds
     while not stop[0] and time.time() < deadline:
         for s in state:
@@ -63,6 +82,12 @@ def http_long(host, port, conns, seconds, out_path):
                 name = backend_of(s["conn"].getresponse().read().decode())
                 if not s["backends"] or s["backends"][-1] != name:
                     s["backends"].append(name)
+                # http.client reconnects silently after the server closed a
+                # connection: a new local port is a new connection, not this one.
+                sock_port = s["conn"].sock.getsockname()[1] if s["conn"].sock else None
+                if s["port"] is not None and sock_port != s["port"]:
+                    raise ConnectionError(f"reconnected from port {s['port']} to {sock_port}")
+                s["port"] = sock_port
                 s["ok"] += 1
             except (OSError, http.client.HTTPException) as e:
                 s["failed"] += 1
@@ -70,7 +95,7 @@ def http_long(host, port, conns, seconds, out_path):
         with open(out_path + ".tmp", "w") as f:
             json.dump([{k: v for k, v in s.items() if k != "conn"} for s in state], f)
         os.replace(out_path + ".tmp", out_path)
-        time.sleep(0.1)
+        time.sleep(interval)
     return None
 
 
@@ -110,7 +135,8 @@ def main():
     if cmd == "http-many":
         result = http_many(args[0], int(args[1]), int(args[2]))
     elif cmd == "http-long":
-        result = http_long(args[0], int(args[1]), int(args[2]), float(args[3]), args[4])
+        result = http_long(args[0], int(args[1]), int(args[2]), float(args[3]), args[4],
+                           *map(float, args[5:7]))
     elif cmd == "udp-many":
         result = udp_many(args[0], int(args[1]), int(args[2]))
     elif cmd == "post":

@@ -82,14 +82,14 @@ class Lab:
             self.wait_for(lambda i=i: self.listening(self.ns_backend(i), 80), 10,
                           f"HTTP server on backend {i}")
 
-    def start_dataplane(self, extra=()):
+    def start_dataplane(self, extra=(), flows_per_lcore=65536):
         args = ["ip", "netns", "exec", self.env["NS_LB"],
                 os.path.join(self.build, "dataplane", "lb-dataplane"),
                 "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0,1",
                 "--log-level", "lib.eal:error", "--vdev", "net_af_packet0,iface=lb0",
                 "--", "--instance", self.instance, "--next-hop-mac", self.env["ROUTER_MAC_TO_LB"],
                 "--outer-src-v4", "198.51.100.2", "--outer-src-v6", "2001:db8:a::2",
-                "--idle-backoff-us", "50", "--flows-per-lcore", "65536", *extra]
+                "--idle-backoff-us", "50", "--flows-per-lcore", str(flows_per_lcore), *extra]
         seg = f"/dev/shm/sluice-{self.instance}"
         if os.path.exists(seg):
             os.unlink(seg)  # left by a dataplane we killed: wait for the new one
@@ -123,6 +123,10 @@ class Lab:
             raise RuntimeError(f"lbctl {' '.join(args)} failed ({r.returncode}): "
                                f"{r.stderr.strip()}")
         return r
+
+    def stats(self):
+        """The dataplane's counters, summed over its lcores (lbctl stats)."""
+        return json.loads(self.lbctl("-o", "json", "stats").stdout)["counters"]
 
     def apply_config(self, config):
         path = os.path.join(self.tmp, "config.json")
