@@ -467,6 +467,7 @@ bool ControlSegment::init(const SegmentParams& p, std::string& error) {
                                                std::chrono::system_clock::now().time_since_epoch())
                                                .count());
   h->hash_seed = p.hash_seed;
+  h->tsc_hz = p.tsc_hz;
   h->pid = static_cast<uint32_t>(getpid());
   h->worker_lcores = p.worker_lcores;
   h->max_vips = p.max_vips;

@@ -29,11 +29,44 @@ namespace sluice {
 inline constexpr uint64_t kSegmentMagic = 0x31304543'49554c53ull;  // "SLUICE01"
 // Bump on any change to this file's structs, the message records or the
 // counter list.
-inline constexpr uint32_t kAbiVersion = 3;
+inline constexpr uint32_t kAbiVersion = 4;
 inline constexpr uint32_t kRecordSize = 256;
 inline constexpr uint32_t kMaxBackendNameLen = 192;
 inline constexpr uint32_t kMaxErrorLen = 200;
 inline constexpr uint32_t kMaxSegmentPorts = 2;  // ingress, and a separate egress port
+
+// DPDK's statistics of a port (rte_eth_stats), as the metrics show them:
+// X(rte_eth_stats field, metric name after "sluice_port_", help). The
+// dataplane's main loop copies them into PortStatus::stats about once a
+// second; nothing on the packet path reads them.
+#define SLUICE_PORT_STATS(X)                                                                   \
+  X(ipackets, "received_packets_total", "Packets the port received")                          \
+  X(opackets, "transmitted_packets_total", "Packets the port transmitted")                    \
+  X(ibytes, "received_bytes_total", "Bytes the port received")                                \
+  X(obytes, "transmitted_bytes_total", "Bytes the port transmitted")                          \
+  X(imissed, "missed_packets_total", "Packets the port dropped because no RX descriptor was free") \
+  X(ierrors, "receive_errors_total", "Erroneous packets the port received")                   \
+  X(oerrors, "transmit_errors_total", "Packets the port failed to transmit")                  \
+  X(rx_nombuf, "mbuf_alloc_failures_total", "RX mbuf allocation failures")
+
+enum class PortStat : uint32_t {
+#define SLUICE_PORT_STAT_ENUM(field, metric, help) field,
+  SLUICE_PORT_STATS(SLUICE_PORT_STAT_ENUM)
+#undef SLUICE_PORT_STAT_ENUM
+      kCount
+};
+inline constexpr size_t kPortStatCount = static_cast<size_t>(PortStat::kCount);
+
+struct PortStatInfo {
+  const char* field;
+  const char* metric;
+  const char* help;
+};
+inline constexpr PortStatInfo kPortStatInfo[kPortStatCount] = {
+#define SLUICE_PORT_STAT_INFO(field, metric, help) {#field, metric, help},
+    SLUICE_PORT_STATS(SLUICE_PORT_STAT_INFO)
+#undef SLUICE_PORT_STAT_INFO
+};
 
 // One port lb-dataplane drives, as `lbctl status` shows it. name, driver,
 // mac and port_id are written once before SegmentHeader::port_count is
@@ -48,8 +81,39 @@ struct PortStatus {
   std::atomic<uint64_t> link;
   std::atomic<uint32_t> mtu;
   uint32_t pad;
-  // Link or MTU queries that failed at run time (the last good values stay).
+  // Link, MTU or statistics queries that failed at run time (the last good
+  // values stay).
   std::atomic<uint64_t> query_errors;
+  // rte_eth_stats, indexed by PortStat, copied about once a second (each
+  // value relaxed on its own: a reader may see one refresh's ipackets with
+  // the previous one's ibytes).
+  std::atomic<uint64_t> stats[kPortStatCount];
+};
+
+// flow.explain's question to the workers: does your connection table hold
+// this flow? Only a worker reads its own table, so the control plane posts
+// the flow (its hash and fingerprint, then `request`, release) and each
+// worker answers in its own slot once per loop pass (a load and a compare
+// while nothing is asked). The control plane asks one question at a time.
+inline constexpr uint32_t kMaxFlowLookupWorkers = 128;
+
+struct FlowLookupAnswer {
+  std::atomic<uint64_t> request;  // the request answered (release, after the fields)
+  uint32_t found;                 // 1: the table holds the flow
+  uint32_t state;                 // ConnState (common/conn_state.h)
+  uint32_t backend_id;
+  uint32_t idle_ms;               // since the flow's last packet on this worker
+  uint32_t expires_in_ms;         // unless another packet comes
+  uint32_t pad;
+};
+
+struct FlowLookup {
+  // 0 while the control plane rewrites hash and fingerprint; then the
+  // request's number (increasing).
+  std::atomic<uint64_t> request;
+  std::atomic<uint64_t> hash;
+  std::atomic<uint64_t> fingerprint;
+  FlowLookupAnswer answers[kMaxFlowLookupWorkers];
 };
 
 struct SegmentHeader {
@@ -60,6 +124,7 @@ struct SegmentHeader {
   uint64_t boot_id;          // random per dataplane start
   uint64_t start_unix_ns;
   uint64_t hash_seed;        // the flow hash seed the workers use
+  uint64_t tsc_hz;           // TSC ticks per second (worker_busy_cycles' unit)
   uint32_t pid;
   uint32_t worker_lcores;
   uint32_t max_vips;
@@ -95,6 +160,8 @@ struct SegmentHeader {
   std::atomic<uint32_t> build_total_vips;
   // Transactions refused (invalid, over budget, out of memory, malformed).
   std::atomic<uint64_t> refused_transactions;
+  // Entries of each worker's connection table (0 until the workers exist).
+  std::atomic<uint64_t> conn_capacity_per_lcore;
   // Sequence lock of the applied-configuration mirror: odd while the
   // dataplane rewrites slots, even (and advanced) once they are whole.
   std::atomic<uint64_t> applied_seq;
@@ -258,6 +325,7 @@ class TransactionAssembler {
 
 struct SegmentParams {
   uint64_t hash_seed = 0;
+  uint64_t tsc_hz = 0;
   uint32_t worker_lcores = 1;
   uint32_t max_vips = 4096;
   uint32_t max_backend_id = 65535;
@@ -317,6 +385,18 @@ class ControlSegment {
   LcoreCounters* lcore_counters(uint32_t lcore);
   TrafficCounters* vip_counters(uint32_t lcore);
   TrafficCounters* backend_counters(uint32_t lcore);
+  // Readers' views (the metrics exporter's thread reads, never writes).
+  const SpscRing& commands() const { return commands_; }
+  const SpscRing& events() const { return events_; }
+  const LcoreCounters* lcore_counters(uint32_t lcore) const {
+    return const_cast<ControlSegment*>(this)->lcore_counters(lcore);
+  }
+  const TrafficCounters* vip_counters(uint32_t lcore) const {
+    return const_cast<ControlSegment*>(this)->vip_counters(lcore);
+  }
+  const TrafficCounters* backend_counters(uint32_t lcore) const {
+    return const_cast<ControlSegment*>(this)->backend_counters(lcore);
+  }
   const std::string& name() const { return name_; }
 
  private:

@@ -243,6 +243,12 @@ void ApiServer::bound_departing() {
   }
 }
 
+std::optional<ApiServer::Peer> ApiServer::peer(ConnId conn) const {
+  const auto it = conns_.find(conn);
+  if (it == conns_.end()) return std::nullopt;
+  return it->second.peer;
+}
+
 void ApiServer::accept_all(uint64_t now) {
   for (;;) {
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -254,6 +260,11 @@ void ApiServer::accept_all(uint64_t now) {
     const ConnId id = next_id_++;
     Conn& fresh = conns_[id];
     fresh.fd = fd;
+    ucred cred{};
+    socklen_t cred_len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) {
+      fresh.peer = Peer{cred.uid, cred.gid, cred.pid};
+    }
     fresh.last_active_ns = now;
     const std::string cap = std::to_string(limits_.max_clients);
     if (active_connections() > limits_.max_clients) {

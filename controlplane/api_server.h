@@ -103,6 +103,16 @@ class ApiServer {
   const ApiServerCounters& counters() const { return counters_; }
   const ApiServerLimits& limits() const { return limits_; }
 
+  // Who is on the other end of a connection (SO_PEERCRED, taken when it was
+  // accepted): the audit log's "who". nullopt for a connection that has
+  // gone or whose credentials could not be read.
+  struct Peer {
+    uint32_t uid;
+    uint32_t gid;
+    int32_t pid;
+  };
+  std::optional<Peer> peer(ConnId conn) const;
+
  private:
   struct Conn {
     int fd = -1;
@@ -118,6 +128,7 @@ class ApiServer {
     // The idle clock: accepted, last complete request, last answer
     // delivered or last answer bytes the client took.
     uint64_t last_active_ns = 0;
+    std::optional<Peer> peer;
   };
 
   void accept_all(uint64_t now);

@@ -6,6 +6,7 @@
 #include "common/json_strict.h"
 #include "common/control_segment.h"
 #include "common/table_delta.h"
+#include "controlplane/change_record.h"
 #include "controlplane/state_file.h"
 #include "controlplane/views.h"
 
@@ -49,7 +50,17 @@ Controller::Controller(ControllerConfig config, State initial, bool has_state, D
       has_state_(has_state),
       link_(link),
       audit_(audit),
-      deliver_(std::move(deliver)),
+      // Deferred answers pass the observer on their way out.
+      deliver_([this, deliver = std::move(deliver)](ConnId conn, const std::string& line) {
+        auto it = deferred_ops_.find(conn);
+        if (it != deferred_ops_.end()) {
+          const std::string op = std::move(it->second.front());
+          it->second.pop_front();
+          if (it->second.empty()) deferred_ops_.erase(it);
+          if (observer_ != nullptr) observe_answer(op, json::parse(line, nullptr, false));
+        }
+        deliver(conn, line);
+      }),
       started_ns_(monotonic_ns()),
       now_ns_(started_ns_) {}
 
@@ -68,10 +79,34 @@ bool Controller::in_sync(uint64_t now_ns) const {
          link_.applied_digest() == desired_digest_;
 }
 
+void Controller::observe_answer(const std::string& op, const json& answer) {
+  if (observer_ == nullptr) return;
+  std::string outcome = "internal";
+  if (answer.is_object() && answer.value("ok", false)) {
+    outcome = "ok";
+  } else if (answer.is_object() && answer.contains("error") && answer["error"].is_object()) {
+    outcome = answer["error"].value("code", "internal");
+  }
+  observer_->request_answered(op, outcome);
+}
+
 std::optional<std::string> Controller::handle(ConnId conn, const std::string& line) {
   now_ns_ = monotonic_ns();
   // Before any change is built on an empty state, or a status is answered.
   maybe_adopt();
+  const Operation* op = nullptr;
+  std::optional<std::string> answered = handle_request(conn, line, op);
+  const std::string op_name = op != nullptr ? op->name : "unknown";
+  if (answered) {
+    if (observer_ != nullptr) observe_answer(op_name, json::parse(*answered, nullptr, false));
+  } else {
+    deferred_ops_[conn].push_back(op_name);
+  }
+  return answered;
+}
+
+std::optional<std::string> Controller::handle_request(ConnId conn, const std::string& line,
+                                                      const Operation*& op) {
   json answer;
   try {
     if (json_nesting_depth(line) > kMaxRequestDepth) {
@@ -81,7 +116,6 @@ std::optional<std::string> Controller::handle(ConnId conn, const std::string& li
     }
     json request;
     JsonStrictError parse_error;
-    const Operation* op = nullptr;
     if (!parse_json_strict(line, request, parse_error)) {
       // Not JSON, or a key twice in one object (which would otherwise let
       // a later "op" override an earlier one).
@@ -125,9 +159,14 @@ std::optional<ApiError> Controller::add_change(ConnId conn, const Operation& op,
   change.conn = conn;
   change.op = op.name;
   change.request = summarize(request);
+  if (api_server_ != nullptr) {
+    if (auto peer = api_server_->peer(conn)) change.uid = peer->uid;
+  }
+  change.before = change_before(batch.next, change.op, request);
   // In place: a refused operation leaves the state as it was (state.h), so
   // a batch of 1,000 changes costs 1,000 small edits, not 1,000 copies.
   if (auto e = (this->*op.mutation)(RequestArgs(request), batch.next, change.result)) return e;
+  change.after = change_after(batch.next, change.op, request, change.result);
   batch.changes.push_back(std::move(change));
   return std::nullopt;
 }
@@ -173,7 +212,7 @@ Controller::Answers Controller::accept(Batch& batch, std::optional<uint64_t> gen
   has_state_ = true;
   explainer_.invalidate();
   for (Change& c : batch.changes) {
-    audit_.record(c.op, c.request, c.result, generation);
+    audit_.record(AuditEntry{c.op, c.request, c.result, c.before, c.after, generation, c.uid});
     json answer = ok_answer(c.result);
     if (!generation) answer["dataplane"] = "not attached";
     answers.emplace_back(c.conn, std::move(answer));
@@ -188,6 +227,7 @@ void Controller::start_push(std::optional<Batch> batch, const TableConfig& targe
   p.boot_id = link_.boot_id();
   p.pushed = target;
   p.digest = config_digest(target);
+  p.started_ns = now();
   // A delta only from a state this very dataplane acknowledged and still
   // reports (its digest): otherwise the whole state.
   const bool known = synced_config_ && synced_boot_ == link_.boot_id() &&
@@ -204,6 +244,11 @@ void Controller::finish_push(const PushResult& r) {
   Pending p = std::move(*pending_);
   pending_.reset();
   using Kind = PushResult::Kind;
+  if (observer_ != nullptr) {
+    static constexpr const char* kOutcome[] = {"acked", "refused", "timed_out", "lost"};
+    observer_->push_finished(kOutcome[static_cast<int>(r.kind)], r.apply_ns,
+                             now() > p.started_ns ? now() - p.started_ns : 0);
+  }
   if (r.kind == Kind::kAcked) {
     synced_boot_ = p.boot_id;
     synced_config_ = std::move(p.pushed);

@@ -34,13 +34,16 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "controlplane/api_error.h"
 #include "controlplane/api_server.h"
 #include "controlplane/audit_log.h"
+#include "controlplane/control_observer.h"
 #include "controlplane/dataplane_link.h"
 #include "controlplane/flow_explain.h"
 #include "controlplane/request_args.h"
@@ -87,6 +90,15 @@ class Controller {
   // The control API's connection figures for `status` (cap refusals, idle
   // closes); the server is made after the controller, so it is set later.
   void set_api_server(const ApiServer* server) { api_server_ = server; }
+  // The metrics' observer of answers and pushes (null: none).
+  void set_observer(ControlObserver* observer) { observer_ = observer; }
+  // +1 per accepted change batch (or adoption): the metrics republish their
+  // view of the configuration when it moves.
+  uint64_t state_version() const { return version_; }
+  uint64_t desired_digest() const { return desired_digest_; }
+  size_t queued_changes() const { return queue_.size(); }
+  uint64_t transactions_pushed() const { return transactions_pushed_; }
+  uint64_t changes_pushed() const { return changes_pushed_; }
   bool in_sync(uint64_t now_ns) const;
 
   // One API operation: a query answers from the state; a mutation edits a
@@ -100,6 +112,7 @@ class Controller {
     Mutation mutation;
   };
   static const Operation* find_operation(const std::string& name);
+  static std::span<const Operation> operations();
 
  private:
   struct Change {
@@ -107,6 +120,10 @@ class Controller {
     std::string op;
     json request;  // summary for the audit log
     json result;
+    // The audit log's who, before and after (change_record.h).
+    std::optional<uint32_t> uid;
+    json before;
+    json after;
   };
   struct Batch {
     std::vector<Change> changes;
@@ -118,6 +135,7 @@ class Controller {
     uint64_t boot_id = 0;
     TableConfig pushed;
     uint64_t digest = 0;         // config_digest(pushed)
+    uint64_t started_ns = 0;     // for the metrics' push duration
   };
   struct Queued {
     ConnId conn;
@@ -128,6 +146,7 @@ class Controller {
   // The operations (handlers.cc).
   json op_status(const RequestArgs& args);
   json op_stats(const RequestArgs& args);
+  json op_log(const RequestArgs& args);
   json op_vip_list(const RequestArgs& args);
   json op_vip_show(const RequestArgs& args);
   json op_backend_list(const RequestArgs& args);
@@ -141,6 +160,9 @@ class Controller {
   std::optional<ApiError> op_backend_set(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_config_apply(const RequestArgs& args, State& next, json& result);
 
+  // handle() without the observer; `op` is set once the operation is known.
+  std::optional<std::string> handle_request(ConnId conn, const std::string& line,
+                                            const Operation*& op);
   // Adds the mutation `request` to `batch` (edits batch.next), or returns
   // its refusal; the batch is unchanged then.
   std::optional<ApiError> add_change(ConnId conn, const Operation& op, const json& request,
@@ -189,6 +211,11 @@ class Controller {
   uint64_t changes_pushed_ = 0;
   uint64_t adopt_checked_boot_ = 0;
   const ApiServer* api_server_ = nullptr;
+  ControlObserver* observer_ = nullptr;
+  // Operations of deferred answers, per connection in request order (a
+  // connection's answers come in its requests' order), for the observer.
+  std::map<ConnId, std::deque<std::string>> deferred_ops_;
+  void observe_answer(const std::string& op, const json& answer);
   json adopted_;  // null, or what was adopted from which dataplane and when
 
   bool stopping_ = false;

@@ -73,6 +73,9 @@ class DataplaneLink {
   uint64_t epoch() const { return epoch_; }
   uint64_t boot_id() const { return boot_id_; }
   ControlSegment* segment() { return segment_.get(); }
+  // The mapping shared: the metrics exporter reads counters from it on its
+  // own thread, and a detach must not unmap what a scrape still reads.
+  std::shared_ptr<const ControlSegment> shared_segment() const { return segment_; }
   const ControlSegment* segment() const { return segment_.get(); }
   const std::string& instance() const { return instance_; }
   uint64_t heartbeat_age_ns(uint64_t now_ns) const;
@@ -117,7 +120,7 @@ class DataplaneLink {
 
   std::string instance_;
   LinkTiming timing_;
-  std::unique_ptr<ControlSegment> segment_;
+  std::shared_ptr<ControlSegment> segment_;
   int lock_fd_ = -1;
   uint64_t boot_id_ = 0;
   uint64_t epoch_ = 0;

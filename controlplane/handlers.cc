@@ -38,10 +38,11 @@ void add(TrafficCounters& sum, const TrafficCounters& c) {
 
 // The one table of operations (docs/control-api.md, "Operations"): each
 // declared once, with its kind (a query or a mutation) and its handler.
-const Controller::Operation* Controller::find_operation(const std::string& name) {
+std::span<const Controller::Operation> Controller::operations() {
   static const Operation kOperations[] = {
       {"status", &Controller::op_status, nullptr},
       {"stats", &Controller::op_stats, nullptr},
+      {"log", &Controller::op_log, nullptr},
       {"vip.list", &Controller::op_vip_list, nullptr},
       {"vip.show", &Controller::op_vip_show, nullptr},
       {"backend.list", &Controller::op_backend_list, nullptr},
@@ -55,7 +56,11 @@ const Controller::Operation* Controller::find_operation(const std::string& name)
       {"backend.set", nullptr, &Controller::op_backend_set},
       {"config.apply", nullptr, &Controller::op_config_apply},
   };
-  for (const Operation& op : kOperations) {
+  return kOperations;
+}
+
+const Controller::Operation* Controller::find_operation(const std::string& name) {
+  for (const Operation& op : operations()) {
     if (name == op.name) return &op;
   }
   return nullptr;
@@ -139,7 +144,12 @@ json Controller::op_status(const RequestArgs& args) {
   }
   // A lost audit line never blocks a change (audit_log.h); it shows here.
   cp["audit_log"] = {{"path", audit_.path().empty() ? json(nullptr) : json(audit_.path())},
-                     {"write_errors", audit_.write_errors()}};
+                     {"write_errors", audit_.write_errors()},
+                     {"lines", audit_.lines_written()},
+                     {"reopened", audit_.reopens()},
+                     {"rotations", audit_.rotations()},
+                     {"max_bytes", audit_.rotation().max_bytes},
+                     {"keep", audit_.rotation().keep}};
   return ok_answer(json{{"dataplane", std::move(dp)}, {"controlplane", std::move(cp)}});
 }
 
@@ -151,16 +161,82 @@ json Controller::op_stats(const RequestArgs& args) {
   link_.refresh(now_ns);
   if (!link_.alive(now_ns)) return ok_answer(json{{"attached", false}});
   ControlSegment& seg = *link_.segment();
-  const uint32_t lcores = seg.header().worker_lcores;
+  const SegmentHeader& h = seg.header();
+  const uint32_t lcores = h.worker_lcores;
+  // One read per lcore block: the totals are the sum of exactly the
+  // per-lcore values shown, so the two always agree.
   uint64_t sum[kCounterCount] = {};
+  json per_lcore = json::array();
   for (uint32_t lcore = 0; lcore < lcores; ++lcore) {
     const LcoreCounters& c = *seg.lcore_counters(lcore);
-    for (size_t i = 0; i < kCounterCount; ++i) sum[i] += load(c.value[i]);
+    json mine = json::object();
+    for (size_t i = 0; i < kCounterCount; ++i) {
+      const uint64_t v = load(c.value[i]);
+      sum[i] += v;
+      mine[kCounterInfo[i].name] = v;
+    }
+    per_lcore.push_back(json{{"lcore", lcore}, {"counters", std::move(mine)}});
   }
   json counters = json::object();
   for (size_t i = 0; i < kCounterCount; ++i) counters[kCounterInfo[i].name] = sum[i];
-  return ok_answer(
-      json{{"attached", true}, {"lcores", lcores}, {"counters", std::move(counters)}});
+  // Per VIP and backend, in the order of vip.list (ipvsadm --stats).
+  json vips = json::array();
+  for (const VipConfig& vip : state_.config.vips) {
+    TrafficCounters vsum{};
+    for (uint32_t lcore = 0; lcore < lcores && vip.id <= h.max_vips; ++lcore) {
+      add(vsum, seg.vip_counters(lcore)[vip.id]);
+    }
+    json backends = json::array();
+    for (const BackendConfig& be : vip.backends) {
+      TrafficCounters bsum{};
+      for (uint32_t lcore = 0; lcore < lcores && be.id <= h.max_backend_id; ++lcore) {
+        add(bsum, seg.backend_counters(lcore)[be.id]);
+      }
+      json b = counters_json(bsum);
+      b["name"] = be.name;
+      backends.push_back(std::move(b));
+    }
+    json v = counters_json(vsum);
+    v["key"] = format_vip_key(vip);
+    v["backends"] = std::move(backends);
+    vips.push_back(std::move(v));
+  }
+  return ok_answer(json{{"attached", true},
+                        {"lcores", lcores},
+                        {"boot_id", hex64(h.boot_id)},
+                        // worker_busy_cycles' unit: /metrics shows it in seconds.
+                        {"tsc_hz", h.tsc_hz},
+                        // The control plane's CLOCK_MONOTONIC at the read: rates divide by
+                        // the daemon's own interval between two answers.
+                        {"at_ns", now_ns},
+                        {"counters", std::move(counters)},
+                        {"per_lcore", std::move(per_lcore)},
+                        {"vips", std::move(vips)}});
+}
+
+// The audit log's recent lines (audit_log.h keeps the last 1,000), for
+// lbctl log: the last `lines` numbered above `after` (a follower passes the
+// `next` it got back).
+json Controller::op_log(const RequestArgs& args) {
+  if (auto e = args.only({"lines", "after"})) return error_answer(*e);
+  uint64_t lines = 20, after = 0;
+  if (args.has("lines")) {
+    if (auto e = args.uint("lines", AuditLog::kRecentLines, lines)) return error_answer(*e);
+  }
+  if (args.has("after")) {
+    if (auto e = args.uint("after", UINT64_MAX, after)) return error_answer(*e);
+  }
+  json entries = json::array();
+  uint64_t next = after;
+  for (const auto& [number, line] : audit_.recent(after, lines)) {
+    json entry = json::parse(line, nullptr, false);
+    if (entry.is_discarded()) entry = json{{"unparsed", line}};  // a foreign line in the file
+    entries.push_back(json{{"n", number}, {"entry", std::move(entry)}});
+    next = number;
+  }
+  return ok_answer(json{{"path", audit_.path().empty() ? json(nullptr) : json(audit_.path())},
+                        {"entries", std::move(entries)},
+                        {"next", std::max(next, audit_.next_number() - 1)}});
 }
 
 json Controller::op_vip_list(const RequestArgs& args) {

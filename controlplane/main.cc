@@ -19,6 +19,7 @@
 #include "controlplane/audit_log.h"
 #include "controlplane/controller.h"
 #include "controlplane/dataplane_link.h"
+#include "controlplane/metrics_exporter.h"
 #include "controlplane/options.h"
 #include "controlplane/state_file.h"
 #include "controlplane/views.h"
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
   if (!opt.audit_log.empty()) {
     if (std::string e = make_parent_dirs(opt.audit_log); !e.empty()) return fatal(e);
     if (std::string e = audit.open(opt.audit_log); !e.empty()) return fatal(e);
+    audit.set_rotation(AuditRotation{opt.audit_log_max_bytes, opt.audit_log_keep});
   }
 
   LinkTiming timing;
@@ -136,6 +138,14 @@ int main(int argc, char** argv) {
   server_ptr = &server;
   controller.set_api_server(&server);
 
+
+  std::unique_ptr<MetricsExporter> metrics;
+  auto publish_metrics = [&] {
+    if (metrics) {
+      metrics->publish(controller, link, audit, server.active_connections(), monotonic_ns());
+    }
+  };
+
   // Signals are blocked except while poll() waits, so none is lost between
   // a check of g_stop and the wait.
   struct sigaction sa {};
@@ -153,13 +163,34 @@ int main(int argc, char** argv) {
   sigdelset(&wait_mask, SIGTERM);
 
   if (std::string e = server.listen(opt.socket_path); !e.empty()) return fatal(e);
+  // The Prometheus endpoint, once the socket is ours (a second daemon is
+  // refused by the socket first): its own thread serves scrapes from shared
+  // memory and the snapshots publish() hands it (metrics_exporter.h).
+  if (!opt.metrics_address.empty()) {
+    std::string error;
+    metrics = MetricsExporter::start(ExporterOptions{opt.metrics_address, opt.metrics_per_backend},
+                                     error);
+    if (metrics) {
+      controller.set_observer(&metrics->control_metrics());
+      std::fprintf(stderr, "lb-controlplane: metrics on http://%s/metrics (port %d)\n",
+                   opt.metrics_address.c_str(), metrics->port());
+    } else if (opt.metrics_address_given) {
+      return fatal(error);
+    } else {
+      // The default address taken (another instance's exporter): serve the
+      // control API anyway; metrics need --metrics-address.
+      std::fprintf(stderr, "lb-controlplane: %s; running without metrics\n", error.c_str());
+    }
+  }
   std::fprintf(stderr, "lb-controlplane: instance %s, control API on %s, state in %s\n",
                opt.instance.c_str(), opt.socket_path.c_str(), opt.state_file.c_str());
 
   controller.tick(monotonic_ns());
+  publish_metrics();
   while (!g_stop) {
     server.poll_once(controller.sleep_ns(), &wait_mask);
     controller.tick(monotonic_ns());
+    publish_metrics();
   }
   std::fprintf(stderr, "lb-controlplane: stopping\n");
   // Stop taking requests, but let a push in flight end so its client gets

@@ -1,6 +1,7 @@
 #include "controlplane/options.h"
 
 #include "common/control_segment.h"
+#include "controlplane/metrics_address.h"
 
 #include <boost/program_options.hpp>
 
@@ -20,7 +21,10 @@ namespace {
 // turns "-1" into 2^64 - 1 for an unsigned option.
 struct RawNumbers {
   std::string ack_timeout_ms = "5000", hash_seed = "0", max_vips = "4096", max_backend_id = "65535",
-              max_clients = "64", client_idle_timeout_ms = "10000";
+              max_clients = "64", client_idle_timeout_ms = "10000",
+              audit_log_max_bytes = "10485760", audit_log_keep = "5",
+              metrics_address = "127.0.0.1:9650";
+  bool metrics_no_backends = false;
 };
 
 po::options_description daemon_options(Options& o, RawNumbers& raw) {
@@ -39,6 +43,17 @@ po::options_description daemon_options(Options& o, RawNumbers& raw) {
        "How long a change waits for the dataplane's acknowledgement (ring writes included).")
       ("audit-log", po::value(&o.audit_log),
        "Append one JSON line per accepted change to this file.")
+      ("audit-log-max-bytes",
+       po::value(&raw.audit_log_max_bytes)->default_value(raw.audit_log_max_bytes),
+       "Rotate the audit log once it would exceed this many bytes: FILE becomes FILE.1, "
+       "FILE.1 becomes FILE.2 and so on (0: never).")
+      ("audit-log-keep", po::value(&raw.audit_log_keep)->default_value(raw.audit_log_keep),
+       "Rotated audit log files kept (FILE.1 .. FILE.N, 1 to 1000); older ones are removed.")
+      ("metrics-address", po::value(&raw.metrics_address)->default_value(raw.metrics_address),
+       "Serve Prometheus metrics on http://HOST:PORT/metrics (IPv6 in brackets; port 0 picks "
+       "one); 'none' turns the exporter off.")
+      ("metrics-no-backends", po::bool_switch(&raw.metrics_no_backends),
+       "Leave per-backend series out of the metrics (for very large pools).")
       ("hash-seed", po::value(&raw.hash_seed)->default_value(raw.hash_seed),
        "Flow hash seed for flow.explain while no dataplane is attached (then the dataplane's).")
       ("max-vips", po::value(&raw.max_vips)->default_value(raw.max_vips),
@@ -158,6 +173,23 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
                 "' is not a number in [100, 86400000]");
   }
   o.client_idle_timeout_ms = static_cast<uint32_t>(v);
+  if (!parse_number(raw.audit_log_max_bytes, 0, UINT64_MAX, o.audit_log_max_bytes)) {
+    return fail("--audit-log-max-bytes '" + raw.audit_log_max_bytes +
+                "' is not a number of bytes (0: never rotate)");
+  }
+  if (o.audit_log_max_bytes != 0 && o.audit_log_max_bytes < 4096) {
+    return fail("--audit-log-max-bytes " + raw.audit_log_max_bytes +
+                " is below 4096 (one audit line can be that long)");
+  }
+  if (!parse_number(raw.audit_log_keep, 1, 1000, v)) {
+    return fail("--audit-log-keep '" + raw.audit_log_keep + "' is not a number in [1, 1000]");
+  }
+  o.audit_log_keep = static_cast<uint32_t>(v);
+  if (std::string e = parse_metrics_address(raw.metrics_address, o.metrics_address); !e.empty()) {
+    return fail(e);
+  }
+  o.metrics_per_backend = !raw.metrics_no_backends;
+  o.metrics_address_given = vm.count("metrics-address") != 0 && !vm["metrics-address"].defaulted();
   exit_code = 0;
   return o;
 }

@@ -16,6 +16,13 @@ struct Options {
   std::string state_file;   // default /var/lib/sluice/INSTANCE.state.json
   uint32_t ack_timeout_ms = 5000;
   std::string audit_log;     // empty: none
+  uint64_t audit_log_max_bytes = 10 << 20;  // rotate beyond this; 0: never
+  uint32_t audit_log_keep = 5;              // rotated files kept (FILE.1 .. FILE.N)
+  std::string metrics_address = "127.0.0.1:9650";  // HOST:PORT; empty: no exporter
+  bool metrics_per_backend = true;
+  // Whether --metrics-address was given (then failing to listen is fatal;
+  // on the default address it is a warning: the daemon runs without).
+  bool metrics_address_given = false;
   uint64_t hash_seed = 0;    // flow.explain's seed while no dataplane is attached
   uint32_t max_vips = 4096;  // limits while no dataplane is attached
   uint32_t max_backend_id = 65535;

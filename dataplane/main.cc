@@ -214,6 +214,7 @@ int main(int argc, char** argv) {
 
   SegmentParams seg_params;
   seg_params.hash_seed = fwd.hash_seed;
+  seg_params.tsc_hz = fwd.tsc_hz;
   seg_params.worker_lcores = workers;
   seg_params.max_vips = fwd.max_vips;
   seg_params.max_backend_id = fwd.max_backend_id;
@@ -239,6 +240,9 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fatal(e.what());
   }
+  // The metrics' connection-table fill ratio is entries over this.
+  header.conn_capacity_per_lcore.store(contexts.front()->conn().capacity(),
+                                       std::memory_order_relaxed);
 
   std::vector<std::atomic<int>> started(workers);
   std::vector<unsigned> launched;
@@ -290,8 +294,8 @@ int main(int argc, char** argv) {
   // The main lcore applies what arrives on the command ring, publishes, and
   // frees retired tables once their grace period is over. A short sleep
   // when idle keeps it off the CPU without adding more than ~100 us to an
-  // apply. About once a second it refreshes the ports' link state and MTU
-  // in the segment (never per packet).
+  // apply. About once a second it refreshes the ports' link state, MTU and
+  // statistics (rte_eth_stats) in the segment (never per packet).
   constexpr uint64_t kPortRefreshNs = 1'000'000'000;
   uint64_t next_port_refresh = monotonic_ns() + kPortRefreshNs;
   while (!g_stop.load(std::memory_order_relaxed)) {

@@ -173,6 +173,17 @@ bool refresh_port_status(uint16_t port_id, PortStatus& out) {
   } else {
     ok = false;
   }
+  // The metrics' port statistics (SLUICE_PORT_STATS): missed packets and
+  // mbuf allocation failures show a dataplane that cannot keep up.
+  rte_eth_stats st{};
+  if (rte_eth_stats_get(port_id, &st) == 0) {
+#define SLUICE_PORT_STAT_COPY(field, metric, help) \
+  out.stats[static_cast<size_t>(PortStat::field)].store(st.field, std::memory_order_relaxed);
+    SLUICE_PORT_STATS(SLUICE_PORT_STAT_COPY)
+#undef SLUICE_PORT_STAT_COPY
+  } else {
+    ok = false;
+  }
   if (!ok) out.query_errors.fetch_add(1, std::memory_order_relaxed);
   return ok;
 }

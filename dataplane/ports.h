@@ -36,8 +36,9 @@ std::string port_mac(uint16_t port_id, uint8_t mac[6]);
 // Fills `out` with the port's name, driver, MAC, link and MTU; a message
 // naming the call that failed otherwise. Start-up.
 std::string describe_port(uint16_t port_id, PortStatus& out);
-// Link state and MTU again, without waiting for the link; a failed query
-// keeps the last values and counts in out.query_errors. Returns false then.
+// Link state, MTU and rte_eth_stats again, without waiting for the link; a
+// failed query keeps the last values and counts in out.query_errors.
+// Returns false then.
 bool refresh_port_status(uint16_t port_id, PortStatus& out);
 
 }  // namespace sluice::dp

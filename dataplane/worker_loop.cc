@@ -11,6 +11,7 @@ namespace {
 void transmit(WorkerContext& ctx, uint16_t port, uint16_t queue, rte_mbuf** pkts, uint16_t n) {
   if (n == 0) return;
   const uint16_t sent = rte_eth_tx_burst(port, queue, pkts, n);
+  ctx.count(Counter::tx_packets, sent);
   if (sent < n) {
     rte_pktmbuf_free_bulk(pkts + sent, n - sent);
     ctx.count(Counter::drop_tx_full, n - sent);
@@ -35,6 +36,9 @@ int worker_loop(void* arg) {
   constexpr uint32_t kEmptyPollsBeforeSleep = 64;
   uint32_t empty_polls = 0;
   while (!p.stop->load(std::memory_order_relaxed)) {
+    // Per loop, never per packet: the busy ratio the metrics show is
+    // worker_busy_cycles over the TSC's rate (one rdtsc per pass).
+    const uint64_t pass_start = rte_rdtsc();
     uint32_t received = 0;
     for (uint16_t i = 0; i < p.n_rx_ports; ++i) {
       const uint16_t port = p.rx_ports[i];
@@ -48,9 +52,14 @@ int worker_loop(void* arg) {
     }
     // This worker holds no table pointer past this point.
     p.tables->report_quiescent(ctx.reader_id());
+    ctx.count(Counter::worker_polls);
     if (received != 0) {
+      ctx.count(Counter::worker_busy_cycles, rte_rdtsc() - pass_start);
       empty_polls = 0;
-    } else if (p.idle_backoff_us != 0 && ++empty_polls >= kEmptyPollsBeforeSleep) {
+      continue;
+    }
+    ctx.count(Counter::worker_empty_polls);
+    if (p.idle_backoff_us != 0 && ++empty_polls >= kEmptyPollsBeforeSleep) {
       rte_delay_us_sleep(p.idle_backoff_us);
     }
   }

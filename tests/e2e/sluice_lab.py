@@ -103,11 +103,15 @@ class Lab:
     def stop_dataplane(self, sig=signal.SIGTERM):
         self.stop("dataplane", sig)
 
-    def start_controlplane(self):
+    def start_controlplane(self, extra=()):
+        # The metrics exporter is off unless a test asks for it: tests run
+        # one after another and must not fight over a port.
+        if not any(a == "--metrics-address" for a in extra):
+            extra = ("--metrics-address", "none", *extra)
         proc = self.spawn("controlplane", [
             os.path.join(self.build, "controlplane", "lb-controlplane"),
             "--instance", self.instance, "--socket", self.socket,
-            "--state-file", self.state_file])
+            "--state-file", self.state_file, *extra])
         self.wait_for(lambda: os.path.exists(self.socket) or proc.poll() is not None, 10,
                       "lb-controlplane to listen")
         if proc.poll() is not None:

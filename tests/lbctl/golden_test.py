@@ -275,7 +275,9 @@ def mask_counters(text):
     """Counter values as <n>: the JSON "counters" members, and the table's
     VALUE column laid out as if every value were at most 5 digits wide (the
     header's width)."""
-    text = re.sub(r'(?m)^(    "[a-z][a-z0-9_]*": )\d+(,?)$', r"\1<n>\2", text)
+    text = re.sub(r'(?m)^( {4,}"[a-z][a-z0-9_]*": )\d+(,?)$', r"\1<n>\2", text)
+    # The daemon's clock at the read and the machine's TSC rate.
+    text = re.sub(r'(?m)^(  "(?:at_ns|tsc_hz)": )\d+(,?)$', r"\1<n>\2", text)
     row = re.compile(r"^[a-z][a-z0-9_]* +(\d+)$")
     lines = text.split("\n")
     digits = [len(m.group(1)) for m in map(row.match, lines) if m]

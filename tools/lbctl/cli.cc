@@ -6,6 +6,7 @@
 #include "tools/lbctl/api_client.h"
 #include "tools/lbctl/commands.h"
 #include "tools/lbctl/exit_codes.h"
+#include "tools/lbctl/stats_commands.h"
 #include "tools/lbctl/values.h"
 
 namespace sluice::lbctl {
@@ -165,16 +166,33 @@ const std::vector<CommandSpec>& command_table() {
        {},
        {"lbctl status", "lbctl status -o json"},
        cmd_status},
-      {"stats", "", "Show the dataplane's counters (summed over its lcores)",
+      {"stats", "", "Show counters (totals, per VIP and backend) or rates",
        "Shows every dataplane counter (packets received and forwarded, drops by\n"
        "reason, connection table activity) summed over the worker lcores, in the\n"
-       "order of the dataplane's counter list, zeros included. Counters only go\n"
-       "up; they start at 0 when lb-dataplane starts. Without a dataplane it says\n"
-       "so and exits 0 (-o json: {\"attached\": false}).",
+       "order of the dataplane's counter list, zeros included, then each VIP and\n"
+       "its backends (packets, bytes, new flows) like 'ipvsadm -L -n --stats'.\n"
+       "-o json adds each lcore's counters. Counters only go up; they start at 0\n"
+       "when lb-dataplane starts. --rate shows per-second rates over two samples\n"
+       "--interval seconds apart (like 'ipvsadm --rate'; bps in bits); -w repeats\n"
+       "every SECONDS until interrupted. Without a dataplane it says so and exits\n"
+       "0 (-o json: {\"attached\": false}).",
        {},
-       {},
-       {"lbctl stats", "lbctl stats -o json"},
+       {{"rate", 0, nullptr, "per-second rates instead of totals"},
+        {"interval", 0, "SECONDS", "the rate's window (default 1, or -w's)"},
+        {"watch", 'w', "SECONDS", "refresh every SECONDS until interrupted"}},
+       {"lbctl stats", "lbctl stats --rate", "lbctl stats --rate -w 2", "lbctl stats -o json"},
        cmd_stats},
+      {"log", "", "Show the audit log's recent lines",
+       "Shows the last lines of the audit log (lb-controlplane --audit-log): one\n"
+       "JSON line per change (time, who by uid, operation, before and after,\n"
+       "generation) or transition. lb-controlplane keeps the last 1000 in memory,\n"
+       "so this works while the file is lost. --follow keeps printing new lines\n"
+       "until interrupted.",
+       {},
+       {{"lines", 'n', "N", "how many lines (default 20, at most 1000)"},
+        {"follow", 0, nullptr, "keep printing new lines as they are written"}},
+       {"lbctl log", "lbctl log -n 100", "lbctl log --follow"},
+       cmd_log},
       {"flow", "explain", "Show which backend a new flow would go to",
        "Computes where a new flow goes, exactly as a worker picks a backend:\n"
        "the flow hash (with the dataplane's seed; 0 without a dataplane), the\n"

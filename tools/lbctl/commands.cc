@@ -365,10 +365,6 @@ void cmd_status(const Invocation& inv, ApiClient& client, std::string& out) {
   print_read(inv, call(inv, client, {{"op", "status"}}, Hints{}).result, render_status, out);
 }
 
-void cmd_stats(const Invocation& inv, ApiClient& client, std::string& out) {
-  print_read(inv, call(inv, client, {{"op", "stats"}}, Hints{}).result, render_stats, out);
-}
-
 void cmd_flow_explain(const Invocation& inv, ApiClient& client, std::string& out) {
   IpAddress client_ip, vip;
   uint16_t client_port = 0, vip_port = 0;

@@ -24,7 +24,6 @@ void cmd_config_apply(const Invocation& inv, ApiClient& client, std::string& out
 void cmd_config_check(const Invocation& inv, ApiClient& client, std::string& out);
 void cmd_config_export(const Invocation& inv, ApiClient& client, std::string& out);
 void cmd_status(const Invocation& inv, ApiClient& client, std::string& out);
-void cmd_stats(const Invocation& inv, ApiClient& client, std::string& out);
 void cmd_flow_explain(const Invocation& inv, ApiClient& client, std::string& out);
 
 }  // namespace sluice::lbctl

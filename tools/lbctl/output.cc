@@ -304,10 +304,15 @@ std::string render_status(const json& result) {
   const json& audit = field(cp, "audit_log");
   if (audit.is_object()) {
     const json& path = field(audit, "path");
-    kv.add("audit log", path.is_null() ? "none (--audit-log not set)"
-                                       : cell(path) + " (" + cell(audit, "write_errors") +
-                                             " write errors)",
-           1);
+    std::string shown = "none (--audit-log not set)";
+    if (!path.is_null()) {
+      shown = cell(path) + " (" + cell(audit, "write_errors") + " write errors";
+      // A file deleted under the daemon is created again; say how often.
+      if (audit.contains("reopened")) shown += ", " + cell(audit, "reopened") + " re-created";
+      if (audit.contains("rotations")) shown += ", " + cell(audit, "rotations") + " rotations";
+      shown += ")";
+    }
+    kv.add("audit log", shown, 1);
   }
   // The control API's cap and idle timeout at work.
   const json& api = field(cp, "api");
