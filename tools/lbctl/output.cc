@@ -307,9 +307,10 @@ std::string render_status(const json& result) {
     std::string shown = "none (--audit-log not set)";
     if (!path.is_null()) {
       shown = cell(path) + " (" + cell(audit, "write_errors") + " write errors";
-      // A file deleted under the daemon is created again; say how often.
-      if (audit.contains("reopened")) shown += ", " + cell(audit, "reopened") + " re-created";
-      if (audit.contains("rotations")) shown += ", " + cell(audit, "rotations") + " rotations";
+      // A file deleted under the daemon is created again; say how often
+      // (and how often it was rotated) once it happened.
+      if (audit.value("reopened", 0) != 0) shown += ", " + cell(audit, "reopened") + " re-created";
+      if (audit.value("rotations", 0) != 0) shown += ", " + cell(audit, "rotations") + " rotations";
       shown += ")";
     }
     kv.add("audit log", shown, 1);
