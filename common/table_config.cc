@@ -258,6 +258,23 @@ uint64_t vip_table_memory_bytes(const VipConfig& vip) {
   return bytes;
 }
 
+std::string validate_vip_health(const VipConfig& vip, const std::string& path) {
+  const HealthSpec* vspec = vip.health.get();
+  if (vspec != nullptr) {
+    const HealthCheck c = resolve_health(vspec, nullptr, vip.port);
+    if (std::string e = validate_health(c, vspec, nullptr, path + ".health"); !e.empty()) return e;
+  }
+  for (size_t i = 0; i < vip.backends.size(); ++i) {
+    const HealthSpec* bspec = vip.backends[i].health.get();
+    if (bspec == nullptr) continue;
+    const HealthCheck c = resolve_health(vspec, bspec, vip.port);
+    std::string where = path;
+    where += ".backends[" + std::to_string(i) + "].health";
+    if (std::string e = validate_health(c, vspec, bspec, where); !e.empty()) return e;
+  }
+  return {};
+}
+
 namespace {
 
 // A small strict reader over nlohmann::json: every accessor checks the type
@@ -313,7 +330,10 @@ struct Reader {
   }
 
   bool backend(const json& obj, const std::string& path, BackendConfig& be) {
-    if (!only_fields(obj, path, {"id", "name", "address", "weight", "state"})) return false;
+    if (!only_fields(obj, path, {"id", "name", "address", "weight", "state", "health"})) {
+      return false;
+    }
+    if (!health(obj, path, true, be.health)) return false;
     uint64_t id = 0, weight = 1;
     std::string state = "active";
     if (!uint_field(obj, path, "id", false, UINT32_MAX, id) ||
@@ -338,9 +358,11 @@ struct Reader {
 
   bool vip(const json& obj, const std::string& path, VipConfig& vip) {
     if (!only_fields(obj, path,
-                     {"id", "address", "port", "protocol", "encap", "table_size", "backends"})) {
+                     {"id", "address", "port", "protocol", "encap", "table_size", "health",
+                      "backends"})) {
       return false;
     }
+    if (!health(obj, path, false, vip.health)) return false;
     uint64_t id = 0, port = 0, table_size = kMaglevDefaultTableSize;
     std::string protocol, encap = "ipip";
     if (!uint_field(obj, path, "id", false, UINT32_MAX, id) ||
@@ -376,7 +398,27 @@ struct Reader {
       if (!backend((*it)[i], path + ".backends[" + std::to_string(i) + "]", be)) return false;
       vip.backends.push_back(std::move(be));
     }
+    return health_rules(vip, path);
+  }
+
+  // An optional "health" object (common/health_config.h).
+  bool health(const json& obj, const std::string& path, bool backend_level, HealthSpecPtr& out) {
+    const auto it = obj.find("health");
+    if (it == obj.end()) return true;
+    HealthSpec spec;
+    if (std::string e = parse_health_spec(*it, path + ".health", backend_level, spec); !e.empty()) {
+      if (error.empty()) error = e;
+      return false;
+    }
+    out = std::make_shared<const HealthSpec>(std::move(spec));
     return true;
+  }
+
+  // The rules across fields, on what each backend would run.
+  bool health_rules(const VipConfig& vip, const std::string& path) {
+    const std::string e = validate_vip_health(vip, path);
+    if (!e.empty() && error.empty()) error = e;
+    return e.empty();
   }
 };
 
@@ -472,6 +514,7 @@ nlohmann::json table_config_json(const TableConfig& config, bool with_ids) {
                 {"address", format_ip_address(be.address)},
                 {"weight", be.weight},
                 {"state", backend_state_name(be.state)}};
+      if (be.health) b["health"] = health_spec_json(*be.health);
       if (with_ids) b["id"] = be.id;
       backends.push_back(std::move(b));
     }
@@ -481,6 +524,7 @@ nlohmann::json table_config_json(const TableConfig& config, bool with_ids) {
               {"encap", encap_name(vip.encap)},
               {"table_size", vip.table_size},
               {"backends", std::move(backends)}};
+    if (vip.health) v["health"] = health_spec_json(*vip.health);
     if (with_ids) v["id"] = vip.id;
     vips.push_back(std::move(v));
   }

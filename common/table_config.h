@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/health_config.h"
 #include "common/ip_address.h"
 #include "common/maglev.h"
 
@@ -34,6 +35,8 @@ struct BackendConfig {
   IpAddress address;
   uint32_t weight = 1;
   BackendState state = BackendState::kActive;
+  // Overrides of the VIP's health check (control plane only; null: none).
+  HealthSpecPtr health;
 };
 
 struct VipConfig {
@@ -43,6 +46,8 @@ struct VipConfig {
   uint8_t protocol = 0;  // 6 (TCP) or 17 (UDP)
   Encap encap = Encap::kIpip;
   uint32_t table_size = kMaglevDefaultTableSize;
+  // The VIP's health check (control plane only; null: not checked).
+  HealthSpecPtr health;
   std::vector<BackendConfig> backends;
 };
 
@@ -77,6 +82,11 @@ std::string vip_key_conflict(const VipConfig& vip);
 std::string vip_id_conflict(const VipConfig& vip);
 std::string backend_id_conflict(const VipConfig& vip, const BackendConfig& be);
 std::string memory_budget_error(uint64_t needed, uint64_t budget);
+
+// The health checks of a VIP and its backends' overrides, resolved and
+// checked across fields (common/health_config.h); `path` names the VIP
+// ("config.vips[0]"). Empty when every backend's check is runnable.
+std::string validate_vip_health(const VipConfig& vip, const std::string& path);
 
 // What the dataplane's tables for `vip` cost in memory: the one estimate
 // both the control plane's up-front refusal and the dataplane's own check

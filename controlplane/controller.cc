@@ -185,7 +185,18 @@ Controller::Answers Controller::commit(Batch batch) {
     return answers;
   }
   if (link_.alive(now())) {
-    const TableConfig target = batch.next.config;
+    const TableConfig target = pushable(batch.next.config);
+    if (synced_config_ && synced_boot_ == link_.boot_id() && synced_version_ == version_ &&
+        link_.applied_digest() == synced_digest_ && diff_configs(*synced_config_, target).empty()) {
+      // A change the dataplane does not see (a health check's settings):
+      // persisted and answered without an empty transaction.
+      const uint64_t generation =
+          link_.segment()->header().applied_generation.load(std::memory_order_acquire);
+      const uint64_t before = version_;
+      Answers answers = accept(batch, generation);
+      if (version_ != before) synced_version_ = version_;
+      return answers;
+    }
     start_push(std::move(batch), target, version_ + 1);
     // The acknowledgement is read by tick(), never from inside handle():
     // the answer must not be delivered before the server knows it waits.
@@ -207,7 +218,7 @@ Controller::Answers Controller::accept(Batch& batch, std::optional<uint64_t> gen
     return answers;
   }
   state_ = std::move(batch.next);
-  desired_digest_ = config_digest(state_.config);
+  desired_digest_ = config_digest(pushable(state_.config));
   ++version_;
   has_state_ = true;
   explainer_.invalidate();
@@ -434,13 +445,19 @@ void Controller::tick(uint64_t now_ns) {
   now_ns_ = now_ns;
   link_.tick(now_ns);
   maybe_adopt();
+  // A health verdict that takes a backend out or puts it back changes what
+  // the dataplane must run: a new desired digest makes needs_push() send
+  // the delta (one backend's state) at once.
+  if (health_ != nullptr && health_->sync(state_.config, version_, now_ns, link_)) {
+    desired_digest_ = config_digest(pushable(state_.config));
+  }
   if (pending_) {
     if (auto r = link_.poll_push(now_ns)) finish_push(*r);
   }
   // Queued changes first: they carry the current state along anyway.
   if (!pending_ && !queue_.empty()) run_queue();
   if (!pending_ && !stopping_ && needs_push(now_ns)) {
-    start_push(std::nullopt, state_.config, version_);
+    start_push(std::nullopt, pushable(state_.config), version_);
     if (auto r = link_.poll_push(now_ns)) finish_push(*r);
   }
 }

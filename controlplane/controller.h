@@ -46,6 +46,7 @@
 #include "controlplane/control_observer.h"
 #include "controlplane/dataplane_link.h"
 #include "controlplane/flow_explain.h"
+#include "controlplane/health_monitor.h"
 #include "controlplane/request_args.h"
 #include "controlplane/state.h"
 
@@ -90,6 +91,10 @@ class Controller {
   // The control API's connection figures for `status` (cap refusals, idle
   // closes); the server is made after the controller, so it is set later.
   void set_api_server(const ApiServer* server) { api_server_ = server; }
+  // Health checking (null: none). What the dataplane gets is then the
+  // desired state with the backends health takes out disabled
+  // (health_monitor.h); the desired state itself never holds health.
+  void set_health(HealthMonitor* health) { health_ = health; }
   // The metrics' observer of answers and pushes (null: none).
   void set_observer(ControlObserver* observer) { observer_ = observer; }
   // +1 per accepted change batch (or adoption): the metrics republish their
@@ -150,6 +155,7 @@ class Controller {
   json op_vip_list(const RequestArgs& args);
   json op_vip_show(const RequestArgs& args);
   json op_backend_list(const RequestArgs& args);
+  json op_health_show(const RequestArgs& args);
   json op_config_check(const RequestArgs& args);
   json op_config_export(const RequestArgs& args);
   json op_flow_explain(const RequestArgs& args);
@@ -159,6 +165,14 @@ class Controller {
   std::optional<ApiError> op_backend_del(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_backend_set(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_config_apply(const RequestArgs& args, State& next, json& result);
+  std::optional<ApiError> op_health_set(const RequestArgs& args, State& next, json& result);
+  // A backend's view with its health, and a VIP's (health_handlers.cc).
+  json backend_health_view(const BackendConfig& be) const;
+  json vip_health_view(const VipConfig& vip) const;
+  // What goes to the dataplane for `desired` (with health's removals).
+  TableConfig pushable(const TableConfig& desired) const {
+    return health_ != nullptr ? health_->effective(desired) : desired;
+  }
 
   // handle() without the observer; `op` is set once the operation is known.
   std::optional<std::string> handle_request(ConnId conn, const std::string& line,
@@ -211,6 +225,7 @@ class Controller {
   uint64_t changes_pushed_ = 0;
   uint64_t adopt_checked_boot_ = 0;
   const ApiServer* api_server_ = nullptr;
+  HealthMonitor* health_ = nullptr;
   ControlObserver* observer_ = nullptr;
   // Operations of deferred answers, per connection in request order (a
   // connection's answers come in its requests' order), for the observer.

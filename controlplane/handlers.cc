@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/control_segment.h"
+#include "common/conn_state.h"
 #include "controlplane/controller.h"
 #include "controlplane/request_args.h"
 #include "controlplane/views.h"
@@ -49,6 +50,8 @@ std::span<const Controller::Operation> Controller::operations() {
       {"config.check", &Controller::op_config_check, nullptr},
       {"config.export", &Controller::op_config_export, nullptr},
       {"flow.explain", &Controller::op_flow_explain, nullptr},
+      {"health.show", &Controller::op_health_show, nullptr},
+      {"health.set", nullptr, &Controller::op_health_set},
       {"vip.add", nullptr, &Controller::op_vip_add},
       {"vip.del", nullptr, &Controller::op_vip_del},
       {"backend.add", nullptr, &Controller::op_backend_add},
@@ -143,6 +146,7 @@ json Controller::op_status(const RequestArgs& args) {
                  {"empty_lines", c.empty_lines}};
   }
   // A lost audit line never blocks a change (audit_log.h); it shows here.
+  if (health_ != nullptr) cp["health"] = health_->status_view();
   cp["audit_log"] = {{"path", audit_.path().empty() ? json(nullptr) : json(audit_.path())},
                      {"write_errors", audit_.write_errors()},
                      {"lines", audit_.lines_written()},
@@ -242,7 +246,7 @@ json Controller::op_log(const RequestArgs& args) {
 json Controller::op_vip_list(const RequestArgs& args) {
   if (auto e = args.only({})) return error_answer(*e);
   json vips = json::array();
-  for (const VipConfig& vip : state_.config.vips) vips.push_back(vip_view(vip));
+  for (const VipConfig& vip : state_.config.vips) vips.push_back(vip_health_view(vip));
   return ok_answer(json{{"vips", std::move(vips)}});
 }
 
@@ -253,7 +257,7 @@ json Controller::op_backend_list(const RequestArgs& args) {
   const VipConfig* vip = find_vip(state_, key);
   if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
   json backends = json::array();
-  for (const BackendConfig& be : vip->backends) backends.push_back(backend_view(be));
+  for (const BackendConfig& be : vip->backends) backends.push_back(backend_health_view(be));
   return ok_answer(json{{"backends", std::move(backends)}});
 }
 
@@ -305,7 +309,7 @@ json Controller::op_vip_show(const RequestArgs& args) {
   if (auto e = args.vip_key("vip", key)) return error_answer(*e);
   const VipConfig* vip = find_vip(state_, key);
   if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
-  json view = vip_view(*vip);
+  json view = vip_health_view(*vip);
   if (link_.alive(monotonic_ns())) {
     ControlSegment& seg = *link_.segment();
     const SegmentHeader& h = seg.header();

@@ -138,6 +138,11 @@ int main(int argc, char** argv) {
   server_ptr = &server;
   controller.set_api_server(&server);
 
+  // Health checks run on their own thread; verdicts reach the dataplane
+  // through the controller's pushes (health_monitor.h).
+  HealthMonitor health(audit, opt.health_tunnel_iface);
+  if (std::string e = health.start(); !e.empty()) return fatal(e);
+  controller.set_health(&health);
 
   std::unique_ptr<MetricsExporter> metrics;
   auto publish_metrics = [&] {

@@ -54,6 +54,10 @@ po::options_description daemon_options(Options& o, RawNumbers& raw) {
        "one); 'none' turns the exporter off.")
       ("metrics-no-backends", po::bool_switch(&raw.metrics_no_backends),
        "Leave per-backend series out of the metrics (for very large pools).")
+      ("health-tunnel-iface", po::value(&o.health_tunnel_iface),
+       "Attach the through-the-tunnel health probe's tc egress program to this interface "
+       "(the one toward the backends; README, \"Health checking\"). Without it, tunnel "
+       "checks do not run and their backends stay unknown.")
       ("hash-seed", po::value(&raw.hash_seed)->default_value(raw.hash_seed),
        "Flow hash seed for flow.explain while no dataplane is attached (then the dataplane's).")
       ("max-vips", po::value(&raw.max_vips)->default_value(raw.max_vips),

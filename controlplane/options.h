@@ -28,6 +28,7 @@ struct Options {
   uint32_t max_backend_id = 65535;
   uint32_t max_clients = 64;                // control API connections at once
   uint32_t client_idle_timeout_ms = 10000;  // a connection without a request is closed after it
+  std::string health_tunnel_iface;  // tunnel probes' tc program; empty: none
 };
 
 // Returns the options, or nullopt after printing a message (stderr for

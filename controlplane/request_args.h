@@ -28,6 +28,9 @@ class RequestArgs {
   // Refuses any field but "op" and `allowed`.
   std::optional<ApiError> only(std::initializer_list<const char*> allowed) const;
   bool has(const char* key) const { return req_.contains(key); }
+  // The value as sent (for readers of their own, like health.set's); the
+  // key must be there (has()).
+  const json& raw(const char* key) const { return req_.at(key); }
 
   std::optional<ApiError> string(const char* key, std::string& out) const;
   // An optional true/false; `out` keeps its value when the key is absent.

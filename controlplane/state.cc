@@ -11,13 +11,14 @@ namespace {
 
 bool same_backend(const BackendConfig& a, const BackendConfig& b) {
   return a.id == b.id && a.name == b.name && a.address == b.address && a.weight == b.weight &&
-         a.state == b.state;
+         a.state == b.state && same_health(a.health, b.health);
 }
 
 // Attributes and backends, ids included.
 bool same_vip(const VipConfig& a, const VipConfig& b) {
   if (a.id != b.id || !same_key(key_of(a), key_of(b)) || a.encap != b.encap ||
-      a.table_size != b.table_size || a.backends.size() != b.backends.size()) {
+      a.table_size != b.table_size || a.backends.size() != b.backends.size() ||
+      !same_health(a.health, b.health)) {
     return false;
   }
   for (size_t i = 0; i < a.backends.size(); ++i) {

@@ -103,12 +103,18 @@ class Lab:
     def stop_dataplane(self, sig=signal.SIGTERM):
         self.stop("dataplane", sig)
 
-    def start_controlplane(self, extra=()):
+    def start_controlplane(self, extra=(), netns=None):
         # The metrics exporter is off unless a test asks for it: tests run
         # one after another and must not fight over a port.
         if not any(a == "--metrics-address" for a in extra):
             extra = ("--metrics-address", "none", *extra)
-        proc = self.spawn("controlplane", [
+        # In a namespace (the Sluice host's) when it must reach the backends
+        # (health probes); the socket and the segment are files, so they
+        # work across namespaces.
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)  # left by a control plane killed with -9
+        proc = self.spawn("controlplane", prefix + [
             os.path.join(self.build, "controlplane", "lb-controlplane"),
             "--instance", self.instance, "--socket", self.socket,
             "--state-file", self.state_file, *extra])

@@ -6,6 +6,7 @@
 #include "tools/lbctl/api_client.h"
 #include "tools/lbctl/commands.h"
 #include "tools/lbctl/exit_codes.h"
+#include "tools/lbctl/health_commands.h"
 #include "tools/lbctl/stats_commands.h"
 #include "tools/lbctl/values.h"
 
@@ -148,6 +149,47 @@ const std::vector<CommandSpec>& command_table() {
        {{"applied", 0, nullptr, "print the dataplane's applied configuration"}},
        {"lbctl config export > sluice.json", "lbctl config export --applied"},
        cmd_config_export},
+      {"health", "set", "Change a VIP's health check (or one backend's overrides)",
+       "Sets fields of the VIP's health check (README, \"Health checking\"); fields\n"
+       "not given keep their value (--reset starts from the defaults). With\n"
+       "--backend, sets that backend's overrides instead. A VIP without a check\n"
+       "is not probed (kind none: its backends count as healthy). Defaults:\n"
+       "interval 2000 ms, timeout 1000 ms, rise 2, fall 3, the VIP's port, and\n"
+       "health may take out at most 50% of the VIP's active backends.",
+       {{"VIPKEY", kVipKeyArgHelp}},
+       {{"backend", 0, "NAME", "set this backend's overrides of the VIP's check"},
+        {"kind", 0, "K", "none, tcp, http, https or udp"},
+        {"port", 0, "P", "the port probed (default: the VIP's)"},
+        {"interval-ms", 0, "MS", "time between probes, 100 to 3600000 (default 2000)"},
+        {"timeout-ms", 0, "MS", "a probe's time limit, at most the interval (default 1000)"},
+        {"rise", 0, "N", "passes in a row to become healthy (default 2)"},
+        {"fall", 0, "N", "failures in a row to become unhealthy (default 3)"},
+        {"jitter-percent", 0, "N", "spread of each interval, 0 to 50 (default 10)"},
+        {"method", 0, "M", "http/https: GET (default), HEAD, POST or OPTIONS"},
+        {"path", 0, "PATH", "http/https: the path asked for (default /)"},
+        {"host", 0, "HOST", "http/https: the Host header (default: the address)"},
+        {"expect-status", 0, "CODES", "http/https: accepted status codes, e.g. 200,204\n(default 200)"},
+        {"expect-body", 0, "TEXT", "http/https: a substring the body must hold"},
+        {"payload", 0, "TEXT", "udp: the datagram sent"},
+        {"expect", 0, "TEXT", "udp: bytes the reply must hold (default: any reply)"},
+        {"tunnel", 0, "on|off", "tcp/http: probe through the VIP's tunnel (needs\nlb-controlplane --health-tunnel-iface)"},
+        {"gue-port", 0, "P", "tunnel probes of a GUE VIP: the GUE port (default 6080)"},
+        {"max-unhealthy-percent", 0, "N", "the removal cap, 0 to 100 (default 50)"},
+        {"passive-threshold", 0, "N", "SYN retries + non-SYN misses per interval that\ntrigger an immediate probe (0: off; default 10)"},
+        {"reset", 0, nullptr, "start from the defaults instead of the current fields"}},
+       {"lbctl health set 192.0.2.10:80/tcp --kind http --path /healthz --interval-ms 1000",
+        "lbctl health set 192.0.2.10:80/tcp --kind tcp --port 8080 --tunnel on",
+        "lbctl health set 192.0.2.10:80/tcp --backend web-1 --port 8081"},
+       cmd_health_set},
+      {"health", "show", "Show a VIP's health check with its defaults, and its backends' health",
+       "Shows the VIP's health check with every field (defaults marked), whether\n"
+       "the VIP is degraded (more backends unhealthy than the removal cap lets\n"
+       "health take out), and each backend's health, since when, its last probe\n"
+       "and overrides.",
+       {{"VIPKEY", kVipKeyArgHelp}},
+       {},
+       {"lbctl health show 192.0.2.10:80/tcp", "lbctl -o json health show 192.0.2.10:80/tcp"},
+       cmd_health_show},
       {"status", "", "Show the state of the control plane and the dataplane",
        "Shows whether a dataplane is attached (instance, pid, boot id, table\n"
        "generation, worker lcores, uptime, heartbeat age, the digest of the\n"

@@ -150,13 +150,35 @@ std::string format_duration(double seconds) {
   return n(m, "m ") + n(s, "s");
 }
 
+namespace {
+
+// A VIP's health summary: "tcp", "http, 1 out", "tcp, DEGRADED (2 kept in
+// by the cap)".
+std::string health_summary(const json& h) {
+  std::string s = cell(h, "kind");
+  const json& removed = field(h, "removed");
+  if (removed.is_number() && removed.get<uint64_t>() > 0) s += ", " + cell(removed) + " out";
+  if (field(h, "degraded").is_boolean() && field(h, "degraded").get<bool>()) {
+    s += ", DEGRADED (" + cell(h, "held_by_cap") + " unhealthy kept in by the cap)";
+  }
+  return s;
+}
+
+}  // namespace
+
 std::string render_vip_list(const json& result) {
-  Table t(
-      {{"key"}, {"encap"}, {"table", Table::Align::kRight}, {"backends", Table::Align::kRight}});
+  bool health = false;
+  for (const json& vip : array_field(result, "vips")) health = health || vip.contains("health");
+  std::vector<Table::Column> columns = {
+      {"key"}, {"encap"}, {"table", Table::Align::kRight}, {"backends", Table::Align::kRight}};
+  if (health) columns.push_back({"health"});
+  Table t(std::move(columns));
   for (const json& vip : array_field(result, "vips")) {
     const json& backends = field(vip, "backends");
-    t.add_row({cell(vip, "key"), cell(vip, "encap"), cell(vip, "table_size"),
-               backends.is_array() ? std::to_string(backends.size()) : "-"});
+    std::vector<std::string> row = {cell(vip, "key"), cell(vip, "encap"), cell(vip, "table_size"),
+                                    backends.is_array() ? std::to_string(backends.size()) : "-"};
+    if (health) row.push_back(health_summary(field(vip, "health")));
+    t.add_row(std::move(row));
   }
   return t.render();
 }
@@ -171,11 +193,27 @@ std::string backend_table(const json& backends) {
   const std::vector<std::string> names = counter_names(counters);
   std::vector<Table::Column> columns = {
       {"name"}, {"address"}, {"weight", Table::Align::kRight}, {"state"}};
+  // Health columns when the control plane checks health (health_monitor.h).
+  bool health = false;
+  for (const json& be : backends) health = health || be.contains("health");
+  if (health) {
+    for (const char* h : {"health", "since", "last_probe"}) columns.push_back({h});
+    columns.push_back({"latency_ms", Table::Align::kRight});
+  }
   for (const std::string& n : names) columns.push_back({n, Table::Align::kRight});
   Table t(std::move(columns));
   for (const json& be : backends) {
     std::vector<std::string> row = {cell(be, "name"), cell(be, "address"), cell(be, "weight"),
                                     cell(be, "state")};
+    if (health) {
+      std::string h = cell(be, "health");
+      // Kept in by the removal cap, or taken out: say which.
+      if (be.value("health_removed", false)) h += " (out)";
+      for (std::string c : {h, cell(be, "health_since"), cell(be, "last_probe_result"),
+                            cell(be, "last_probe_latency_ms")}) {
+        row.push_back(std::move(c));
+      }
+    }
     for (const std::string& n : names) row.push_back(cell(field(be, "counters"), n.c_str()));
     t.add_row(std::move(row));
   }
@@ -197,13 +235,15 @@ std::string render_vip_show(const json& result) {
   kv.add("encap", cell(vip, "encap"));
   kv.add("table size", cell(vip, "table_size"));
   kv.add("backends", std::to_string(backends.size()));
+  if (vip.contains("health")) kv.add("health", health_summary(field(vip, "health")));
   const json& counters = field(vip, "counters");
   for (const std::string& n : counter_names(json::array({counters}))) {
     kv.add(label(n), cell(counters, n.c_str()));
   }
   add_unknown(
       kv, vip,
-      {"key", "id", "address", "port", "protocol", "encap", "table_size", "backends", "counters"},
+      {"key", "id", "address", "port", "protocol", "encap", "table_size", "backends", "counters",
+       "health"},
       0);
   std::string out = kv.render();
   if (!backends.empty()) {
