@@ -27,6 +27,14 @@ enum class ConnState : uint8_t {
 };
 inline constexpr uint32_t kConnStateCount = 4;
 
+// Established and UDP entries: a packet without SYN, FIN or RST leaves them
+// as they are (the worker's fast path). The even states, so one bit test.
+inline bool conn_state_is_steady(ConnState s) { return (static_cast<uint8_t>(s) & 1) == 0; }
+static_assert(static_cast<uint8_t>(ConnState::kUdp) % 2 == 0 &&
+              static_cast<uint8_t>(ConnState::kEstablished) % 2 == 0 &&
+              static_cast<uint8_t>(ConnState::kHalfOpen) % 2 == 1 &&
+              static_cast<uint8_t>(ConnState::kClosing) % 2 == 1);
+
 inline const char* conn_state_name(ConnState s) {
   switch (s) {
     case ConnState::kUdp: return "udp";

@@ -29,7 +29,7 @@ namespace sluice {
 inline constexpr uint64_t kSegmentMagic = 0x31304543'49554c53ull;  // "SLUICE01"
 // Bump on any change to this file's structs, the message records or the
 // counter list.
-inline constexpr uint32_t kAbiVersion = 4;
+inline constexpr uint32_t kAbiVersion = 5;
 inline constexpr uint32_t kRecordSize = 256;
 inline constexpr uint32_t kMaxBackendNameLen = 192;
 inline constexpr uint32_t kMaxErrorLen = 200;
@@ -169,6 +169,7 @@ struct SegmentHeader {
   // (release by the dataplane, acquire by the control plane).
   std::atomic<uint32_t> port_count;
   PortStatus ports[kMaxSegmentPorts];
+  FlowLookup flow_lookup;
   // 1 once everything above is initialised (release by the dataplane,
   // acquire by the control plane).
   std::atomic<uint32_t> ready;

@@ -56,7 +56,10 @@ namespace sluice {
   X(conn_replaced_half_open, "Inserts that took a live half-open entry's place")          \
   X(conn_replaced_closing, "Inserts that took a live closing entry's place")              \
   X(conn_replaced_lru, "Inserts that took the least recently used established entry's place") \
-  X(new_flows, "New flows (a TCP SYN or a UDP packet without an entry), each counted once")                                             \
+  X(new_flows, "New flows (a TCP SYN or a UDP packet without an entry), each counted once")  \
+  X(new_flows_unentered_to_draining, "New flows not entered (bucket of established flows, " \
+    "flood guard) sent by the existing-flows table to a draining backend, where their " \
+    "later packets go too") \
   X(tx_packets, "Packets the TX queues took (toward backends and replies to clients)")   \
   X(worker_polls, "Worker loop passes (one RX poll of each port; counted per loop)")      \
   X(worker_empty_polls, "Worker loop passes that received nothing")                       \

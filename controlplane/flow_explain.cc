@@ -39,7 +39,9 @@ std::string FlowExplainer::explain(const TableConfig& config, const FlowQuery& q
     cached_slots_ += table.size();
     it = tables_.emplace(vip.id, std::move(table)).first;
   }
-  out.hash = flow_hash(make_flow_key(q), seed).hash;
+  const FlowHash h = flow_hash(make_flow_key(q), seed);
+  out.hash = h.hash;
+  out.fingerprint = h.fingerprint;
   out.slot = maglev_slot(out.hash, vip.table_size);
   const std::vector<uint32_t>& tables = it->second;
   // build_vip_tables: the existing-flows table follows only while a backend drains.

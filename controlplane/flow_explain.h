@@ -31,6 +31,7 @@ struct FlowQuery {
 struct FlowAnswer {
   const VipConfig* vip = nullptr;  // null: no VIP takes this flow
   uint64_t hash = 0;
+  uint64_t fingerprint = 0;  // the connection table's key for the flow
   uint32_t slot = 0;
   const BackendConfig* backend = nullptr;  // a new flow's; null: no backend takes new flows
   // Where a packet of a flow under way goes when no worker holds the flow

@@ -6,6 +6,7 @@
 #include "common/control_segment.h"
 #include "common/conn_state.h"
 #include "controlplane/controller.h"
+#include "controlplane/flow_entries.h"
 #include "controlplane/request_args.h"
 #include "controlplane/views.h"
 
@@ -359,17 +360,36 @@ json Controller::op_flow_explain(const RequestArgs& args) {
     return error_answer(not_found_error("vip", "no VIP takes flows to " + format_vip_key(key) +
                                                    " (nor an all-ports VIP on that address)"));
   }
-  json backend = nullptr;
-  if (a.backend != nullptr) {
-    backend = json{{"name", a.backend->name},
-                   {"id", a.backend->id},
-                   {"address", format_ip_address(a.backend->address)}};
+  auto backend_json = [&](const BackendConfig* be) -> json {
+    if (be == nullptr) return nullptr;
+    return json{{"name", be->name}, {"id", be->id}, {"address", format_ip_address(be->address)}};
+  };
+  json answer{{"vip", format_vip_key(*a.vip)},
+              {"hash", hex64(a.hash)},
+              {"table_size", a.vip->table_size},
+              {"slot", a.slot},
+              {"backend", backend_json(a.backend)},
+              {"existing_flow_backend", backend_json(a.existing_backend)}};
+  // What the workers' connection tables hold for the flow, if a dataplane
+  // is attached: the backend its packets go to while the entry lives.
+  if (ControlSegment* segment = link_.segment(); segment != nullptr) {
+    const FlowEntries entries = lookup_flow_entries(*segment, a.hash, a.fingerprint, 500);
+    json found = json::array();
+    for (const WorkerEntry& e : entries.found) {
+      const BackendConfig* be = nullptr;
+      for (const BackendConfig& b : a.vip->backends) be = b.id == e.backend_id ? &b : be;
+      json backend = be != nullptr ? backend_json(be) : json{{"id", e.backend_id}};
+      found.push_back(json{{"worker", e.worker},
+                           {"state", conn_state_name(static_cast<ConnState>(e.state))},
+                           {"backend", std::move(backend)},
+                           {"idle_ms", e.idle_ms},
+                           {"expires_in_ms", e.expires_in_ms}});
+    }
+    answer["connection_table"] = json{{"workers", entries.workers},
+                                      {"workers_answered", entries.answered},
+                                      {"entries", std::move(found)}};
   }
-  return ok_answer(json{{"vip", format_vip_key(*a.vip)},
-                        {"hash", hex64(a.hash)},
-                        {"table_size", a.vip->table_size},
-                        {"slot", a.slot},
-                        {"backend", std::move(backend)}});
+  return ok_answer(std::move(answer));
 }
 
 std::optional<ApiError> Controller::op_vip_add(const RequestArgs& args, State& next,

@@ -259,6 +259,7 @@ int main(int argc, char** argv) {
     p.queue = static_cast<uint16_t>(w);
     p.burst = opt.burst;
     p.idle_backoff_us = opt.idle_backoff_us;
+    p.flow_lookup = &header.flow_lookup;
     p.stop = &g_stop;
     p.started = &started[w];
     if (const int rc = rte_eal_remote_launch(worker_loop, &p, lcore); rc != 0) {

@@ -153,7 +153,6 @@ struct BurstRunner {
   // errors look up but never insert or change an entry.
   uint32_t pick_backend(const PacketMeta& meta, bool icmp_error, ConnEntry* hit) {
     const VipEntry& vip = *meta.vip;
-    const FlowPacket packet = classify_flow_packet(meta.key.protocol, meta.tcp_flags);
     // A hit found in the lookup pass is still live (the clock does not move
     // within a burst) but an earlier packet's insert may have given its
     // slot to another flow; a miss is looked up again, since an earlier
@@ -164,10 +163,20 @@ struct BurstRunner {
     if (entry != nullptr) {
       const uint32_t id = entry->backend_id();
       const BackendEntry& be = t.backends[id];
-      if (be.vip_id == vip.id && be.keeps_flows) {
+      if (be.vip_id == vip.id && be.keeps_flows) [[likely]] {
         count(Counter::conn_hits);
         if (icmp_error) return id;
-        const HitRule next = hit_rule(entry->state(), packet);
+        // The common case first, with no more work than before entry
+        // states: an established flow's segment without SYN, FIN or RST,
+        // or a UDP packet (tcp_flags 0). Only the expiry moves.
+        const ConnState state = entry->state();
+        if ((meta.tcp_flags & (net::kTcpSyn | net::kTcpFin | net::kTcpRst)) == 0 &&
+            conn_state_is_steady(state)) [[likely]] {
+          entry->expires = now + ctx.conn_.timeout(state);
+          return id;
+        }
+        const FlowPacket packet = classify_flow_packet(meta.key.protocol, meta.tcp_flags);
+        const HitRule next = hit_rule(state, packet);
         if (!next.reopen) [[likely]] {
           if (packet == FlowPacket::kSyn && next.state == ConnState::kHalfOpen) {
             // The client is retrying: its backend does not answer.
@@ -180,7 +189,9 @@ struct BurstRunner {
       } else {
         count(Counter::conn_stale_backend);
       }
-    } else {
+    }
+    const FlowPacket packet = classify_flow_packet(meta.key.protocol, meta.tcp_flags);
+    if (entry == nullptr) {
       const bool starts_flow =
           !icmp_error && (packet == FlowPacket::kSyn || packet == FlowPacket::kUdp);
       count(starts_flow ? Counter::conn_misses : Counter::conn_misses_non_syn);
@@ -190,10 +201,31 @@ struct BurstRunner {
       return vip.maglev_existing[maglev_slot(meta.hash.hash, vip.maglev_size)];
     }
     const MissRule rule = miss_rule(packet, now_tsc < ctx.udp_predate_until_tsc_);
-    const uint32_t* table =
-        rule.turns == MaglevTurns::kNewFlows ? vip.maglev : vip.maglev_existing;
-    const uint32_t id = table[maglev_slot(meta.hash.hash, vip.maglev_size)];
+    const uint32_t slot = maglev_slot(meta.hash.hash, vip.maglev_size);
+    uint32_t id = (rule.turns == MaglevTurns::kNewFlows ? vip.maglev : vip.maglev_existing)[slot];
     if (id == kMaglevNoBackend) return id;
+    if (entry != nullptr) {
+      // The flow's old backend left the VIP, or its connection was
+      // reopened: the entry takes the new choice.
+      ctx.conn_.touch(*entry, id, rule.state, now);
+    } else if (rule.creates_entry) {
+      ConnInsert how = ConnInsert::kFailed;
+      if (may_insert()) {
+        how = ctx.conn_.insert(meta.hash.hash, meta.hash.fingerprint, id, rule.state, now);
+        count_insert(how);
+      } else {
+        count(Counter::conn_insert_capped);
+      }
+      if (how == ConnInsert::kFailed && packet == FlowPacket::kSyn &&
+          vip.maglev_existing[slot] != id) [[unlikely]] {
+        // A new flow we cannot remember, on a slot a draining backend still
+        // holds for flows under way: its next packets will miss too and go
+        // by the existing-flows table, so this one goes there as well, or
+        // the connection would be split between two backends (reset).
+        id = vip.maglev_existing[slot];
+        count(Counter::new_flows_unentered_to_draining);
+      }
+    }
     if (rule.new_flow) {
       count(Counter::new_flows);
       ctx.vip_counters_[vip.id].new_flows++;
@@ -201,18 +233,6 @@ struct BurstRunner {
     } else {
       ctx.backend_counters_[id].non_syn_misses++;
     }
-    if (entry != nullptr) {
-      // The flow's old backend left the VIP, or its connection was
-      // reopened: the entry takes the new choice.
-      ctx.conn_.touch(*entry, id, rule.state, now);
-      return id;
-    }
-    if (!rule.creates_entry) return id;
-    if (!may_insert()) {
-      count(Counter::conn_insert_capped);
-      return id;
-    }
-    count_insert(ctx.conn_.insert(meta.hash.hash, meta.hash.fingerprint, id, rule.state, now));
     return id;
   }
 

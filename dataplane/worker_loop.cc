@@ -1,5 +1,7 @@
 #include "dataplane/worker_loop.h"
 
+#include "dataplane/flow_lookup.h"
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 
@@ -50,6 +52,7 @@ int worker_loop(void* arg) {
       transmit(ctx, port, p.queue, out.to_client, out.n_to_client);
       if (out.n_dropped != 0) rte_pktmbuf_free_bulk(out.dropped, out.n_dropped);
     }
+    if (p.flow_lookup != nullptr) answer_flow_lookup(ctx, *p.flow_lookup, ctx.reader_id(), rte_rdtsc());
     // This worker holds no table pointer past this point.
     p.tables->report_quiescent(ctx.reader_id());
     ctx.count(Counter::worker_polls);

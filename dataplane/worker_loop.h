@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "common/control_segment.h"
 #include "dataplane/worker.h"
 
 namespace sluice::dp {
@@ -32,6 +33,9 @@ struct WorkerLoopParams {
   uint16_t queue;            // this worker's RX/TX queue on every port
   uint16_t burst;
   uint32_t idle_backoff_us;
+  // flow.explain's question (null: nobody asks, as in tests); this worker
+  // answers in slot ctx->reader_id().
+  FlowLookup* flow_lookup;
   const std::atomic<bool>* stop;
   std::atomic<int>* started;  // kWorkerStarting until the worker stores its outcome
 };

@@ -15,11 +15,10 @@ in network namespaces (issue 11; DESIGN.md section 3).
    established flows; 100 keep-alive connections start (their SYNs find no
    room) and at most 64 of them can be in the table at any time. Draining a
    backend that holds some of them resets none: each keeps its backend
-   (the second chance), and new connections are not served by the drained
-   backend. Known defect (XFAIL below): a new connection whose SYN finds no
-   room is sent by the new-flows table but its later packets by the
-   existing-flows table, so when its slot is the draining backend's it is
-   reset.
+   (the second chance). New connections all answer; the drained backend
+   serves only those whose SYN found no room on a slot it still holds for
+   flows under way (their later packets miss too and go there), counted as
+   new_flows_unentered_to_draining.
 3. Drain, then restart: a backend drains, lb-dataplane is killed (-9) and
    started again; the control plane pushes the state to it. None of the
    connections is reset, those of the draining backend stay on it, and new
@@ -58,17 +57,6 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         failures.append(what)
-
-
-def known_defect(cond, what, defect):
-    """A check that fails today because of a defect described in `defect`:
-    reported as XFAIL without failing the test; once it passes (XPASS) the
-    test fails, so that the marker is removed with the fix."""
-    if cond:
-        print("FAIL XPASS (remove the known-defect marker) " + what, flush=True)
-        failures.append("XPASS " + what)
-    else:
-        print(f"XFAIL {what}\n       known defect: {defect}", flush=True)
 
 
 def note(what):
@@ -163,7 +151,7 @@ def delta(after, before, *names):
 CONN_COUNTERS = ("rx_packets", "conn_hits", "conn_misses", "conn_misses_non_syn", "conn_inserts",
                  "conn_insert_failed", "conn_insert_capped", "conn_expired_reused",
                  "conn_replaced_half_open", "conn_replaced_closing", "conn_replaced_lru",
-                 "new_flows", "drop_no_backend")
+                 "new_flows", "new_flows_unentered_to_draining", "drop_no_backend")
 
 
 def router_mac_to_client(lab):
@@ -336,28 +324,29 @@ def phase_drain_full_table(lab):
     check(v["kept"] == conns,
           f"drain with a full table: {v['kept']} of {conns} connections kept their backend and "
           f"answered, {len(on_drained)} of them on drained {drained}: {v} {first_errors(state)}")
-    check(drained not in after_drain["per_backend"] and after_drain["per_backend"],
-          f"new connections during the drain avoid {drained}: {after_drain['per_backend']}")
-    # Where the new connections that failed went: a new flow's backend, and
-    # the one a packet of a flow under way goes to when it misses the table.
+    # New connections: all answered. A SYN that finds no room (the table is
+    # full of established flows) on a slot the drained backend still holds
+    # for flows under way goes there, where its later packets (misses too)
+    # will go: only those reach the drained backend, each counted.
     where = {}
     for port in after_drain["failed_ports"]:
         e = explain(lab, port)
         k = (f"SYN to {(e.get('backend') or {}).get('name')}, later packets to "
              f"{(e.get('existing_flow_backend') or {}).get('name', '?')}")
         where[k] = where.get(k, 0) + 1
-    known_defect(
-        after_drain["failures"] == 0,
-        f"new connections during the drain with a full table all answer: "
-        f"{after_drain['failures']} of 60 failed {after_drain['errors'][:2]}; by flow explain "
-        f"{where} (ports {after_drain['failed_ports']}); counters {d_new}",
-        "a SYN that cannot be entered (bucket of established entries, or the flood guard) "
-        "goes by the new-flows table, the handshake's ACK then misses the table and goes by "
-        "the existing-flows table, in which the draining backend keeps its turns: it reaches "
-        "the draining backend, which has no such connection and resets it")
+    check(after_drain["failures"] == 0,
+          f"new connections during the drain with a full table all answer: "
+          f"{after_drain['failures']} of 60 failed {after_drain['errors'][:2]}; by flow explain "
+          f"{where} (ports {after_drain['failed_ports']}); counters {d_new}")
+    to_drained = after_drain["per_backend"].get(drained, 0)
+    check(to_drained <= d_new["new_flows_unentered_to_draining"],
+          f"new connections served by drained {drained} ({to_drained}) are only SYNs that "
+          f"found no room on its slots ({d_new['new_flows_unentered_to_draining']} counted): "
+          f"{after_drain['per_backend']}")
     lab.stop("full-long")
     return {"kept": v["kept"], "of": conns, "resets": v["resets"] + v["timeouts"],
-            "on_drained": len(on_drained), "new_failed_known_defect": after_drain["failures"]}
+            "on_drained": len(on_drained), "new_failed": after_drain["failures"],
+            "new_to_drained": to_drained}
 
 
 def phase_drain_restart(lab):

@@ -160,6 +160,18 @@ def run(lab):
           f"{[(s['ok'], ok_before[i], s['failed'], s['errors'][:1]) for i, s in kept]}")
     check(after_drain["failures"] == 0 and drained not in after_drain["per_backend"],
           f"new connections avoid drained {drained}: {after_drain['per_backend']}")
+    # flow explain sees a kept connection's entry on the worker: established,
+    # on the drained backend, which only flows under way still reach.
+    port = next(s["port"] for _, s in kept)
+    fx = json.loads(lab.lbctl("-o", "json", "flow", "explain", CLIENT4, str(port), VIP4_HTTP,
+                              "80", "tcp").stdout)
+    entries = fx.get("connection_table", {}).get("entries", [])
+    check(len(entries) == 1 and entries[0]["state"] == "established"
+          and entries[0]["backend"].get("name") == drained and entries[0]["idle_ms"] < 5000
+          and fx["existing_flow_backend"]["name"] == drained
+          and (fx["backend"] or {}).get("name") != drained,
+          f"flow explain of long-lived port {port}: established entry on {drained}, which "
+          f"only flows under way reach: {json.dumps(fx)}")
 
     # Remove another backend from the configuration: only its flows move.
     lab.lbctl("backend", "enable", f"{VIP4_HTTP}:80/tcp", drained)

@@ -90,9 +90,16 @@ const std::vector<CommandSpec>& command_table() {
        {},
        {"lbctl backend set-weight 192.0.2.10:80/tcp web-1 3"},
        cmd_backend_set_weight},
-      {"backend", "drain", "Stop new flows to a backend; established flows stay",
-       "Sets a backend to draining: it gets no new flows, and flows already in a\n"
-       "connection table stay on it until they end.",
+      {"backend", "drain", "Stop new flows to a backend; flows under way stay",
+       "Sets a backend to draining: it gets no new flows (TCP SYNs, UDP flows\n"
+       "that start), and every flow it carries stays on it until the flow ends:\n"
+       "flows in a connection table by their entry, and flows that are not in one\n"
+       "(the table was full, or lb-dataplane restarted) by the second-chance\n"
+       "table, in which a draining backend keeps its Maglev turns.\n"
+       "What a drain cannot keep: a flow idle past its idle timeout whose Maglev\n"
+       "turn moved meanwhile for another reason (a backend added, removed,\n"
+       "re-weighted or disabled), and a UDP flow that was not remembered (flood\n"
+       "guard) more than a UDP idle timeout after lb-dataplane started.",
        {{"VIPKEY", kVipKeyArgHelp}, {"NAME", "the backend's name"}},
        {},
        {"lbctl backend drain 192.0.2.10:80/tcp web-1"},
@@ -235,11 +242,15 @@ const std::vector<CommandSpec>& command_table() {
         {"follow", 0, nullptr, "keep printing new lines as they are written"}},
        {"lbctl log", "lbctl log -n 100", "lbctl log --follow"},
        cmd_log},
-      {"flow", "explain", "Show which backend a new flow would go to",
+      {"flow", "explain", "Show a flow's backend and its connection-table entries",
        "Computes where a new flow goes, exactly as a worker picks a backend:\n"
        "the flow hash (with the dataplane's seed; 0 without a dataplane), the\n"
-       "Maglev slot and its backend. An established flow may still sit on a\n"
-       "draining backend in a connection table.",
+       "Maglev slot and its backend; and where a flow under way that no worker\n"
+       "holds goes (the second-chance table: differs while a backend drains).\n"
+       "With a dataplane attached it also asks every worker whether its\n"
+       "connection table holds the flow: the entry's state (half-open,\n"
+       "established, closing, udp), backend, time since its last packet, and\n"
+       "time left before it expires.",
        {{"CLIENT_IP", "the client's address"},
         {"CLIENT_PORT", "the client's port"},
         {"VIP", "the VIP's address"},

@@ -302,7 +302,9 @@ void cmd_backend_set_weight(const Invocation& inv, ApiClient& client, std::strin
 }
 
 void cmd_backend_drain(const Invocation& inv, ApiClient& client, std::string& out) {
-  set_backend(inv, client, out, "draining", " (no new flows; established flows stay)");
+  set_backend(inv, client, out, "draining",
+              " (no new flows; flows under way stay on it until they end, with or without a "
+              "connection-table entry; see 'lbctl help backend drain')");
 }
 
 void cmd_backend_enable(const Invocation& inv, ApiClient& client, std::string& out) {

@@ -405,14 +405,37 @@ std::string render_flow_explain(const json& result, const std::string& flow) {
   kv.add("hash", cell(result, "hash"));
   kv.add("table size", cell(result, "table_size"));
   kv.add("slot", cell(result, "slot"));
+  auto describe = [](const json& be) {
+    if (!be.contains("name")) return "id " + cell(be, "id") + " (no longer in the VIP)";
+    return cell(be, "name") + " (id " + cell(be, "id") + ", " + cell(be, "address") + ")";
+  };
   const json& be = field(result, "backend");
-  if (be.is_object()) {
-    kv.add("backend",
-           cell(be, "name") + " (id " + cell(be, "id") + ", " + cell(be, "address") + ")");
-  } else {
-    kv.add("backend", "none (no backend of this VIP takes new flows)");
+  kv.add("backend", be.is_object() ? describe(be)
+                                   : std::string("none (no backend of this VIP takes new flows)"));
+  if (result.contains("existing_flow_backend")) {
+    const json& ex = field(result, "existing_flow_backend");
+    kv.add("under way",
+           ex.is_object() ? describe(ex) : std::string("none (no backend takes it)"));
   }
-  add_unknown(kv, result, {"vip", "hash", "table_size", "slot", "backend"}, 0);
+  if (result.contains("connection_table")) {
+    const json& ct = field(result, "connection_table");
+    const json& entries = field(ct, "entries");
+    std::string summary = std::to_string(entries.is_array() ? entries.size() : 0) +
+                          " entries on " + cell(ct, "workers_answered") + " of " +
+                          cell(ct, "workers") + " workers";
+    kv.add("entries", summary);
+    if (entries.is_array()) {
+      for (const json& e : entries) {
+        kv.add("  worker " + cell(e, "worker"),
+               cell(e, "state") + " -> " + describe(field(e, "backend")) + ", idle " +
+                   cell(e, "idle_ms") + " ms, expires in " + cell(e, "expires_in_ms") + " ms");
+      }
+    }
+  }
+  add_unknown(kv, result,
+              {"vip", "hash", "table_size", "slot", "backend", "existing_flow_backend",
+               "connection_table"},
+              0);
   return kv.render();
 }
 
