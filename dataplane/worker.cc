@@ -175,21 +175,36 @@ struct BurstRunner {
           entry->expires = now + ctx.conn_.timeout(state);
           return id;
         }
-        const FlowPacket packet = classify_flow_packet(meta.key.protocol, meta.tcp_flags);
-        const HitRule next = hit_rule(state, packet);
-        if (!next.reopen) [[likely]] {
-          if (packet == FlowPacket::kSyn && next.state == ConnState::kHalfOpen) {
-            // The client is retrying: its backend does not answer.
-            ctx.backend_counters_[id].syn_retries++;
-          }
-          ctx.conn_.touch(*entry, id, next.state, now);
-          return id;
-        }
-        count(Counter::conn_reopened);
-      } else {
-        count(Counter::conn_stale_backend);
+        return hit_changes_state(meta, *entry, id, state);
       }
+      count(Counter::conn_stale_backend);
     }
+    return schedule(meta, icmp_error, entry);
+  }
+
+  // A hit whose packet may change the entry's state (SYN, FIN, RST, or the
+  // first segment after a SYN). Out of line: the fast path above stays small.
+  [[gnu::noinline]] uint32_t hit_changes_state(const PacketMeta& meta, ConnEntry& entry,
+                                               uint32_t id, ConnState state) {
+    const FlowPacket packet = classify_flow_packet(meta.key.protocol, meta.tcp_flags);
+    const HitRule next = hit_rule(state, packet);
+    if (next.reopen) {
+      count(Counter::conn_reopened);
+      return schedule(meta, false, &entry);
+    }
+    if (packet == FlowPacket::kSyn && next.state == ConnState::kHalfOpen) {
+      // The client is retrying: its backend does not answer.
+      ctx.backend_counters_[id].syn_retries++;
+    }
+    ctx.conn_.touch(entry, id, next.state, now);
+    return id;
+  }
+
+  // A flow without a usable entry (none: `entry` null; or its backend left,
+  // or its connection was reopened): Maglev, by the table miss_rule names,
+  // and the entry made or updated. Out of line, off the hit path.
+  [[gnu::noinline]] uint32_t schedule(const PacketMeta& meta, bool icmp_error, ConnEntry* entry) {
+    const VipEntry& vip = *meta.vip;
     const FlowPacket packet = classify_flow_packet(meta.key.protocol, meta.tcp_flags);
     if (entry == nullptr) {
       const bool starts_flow =
