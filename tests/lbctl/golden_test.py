@@ -262,6 +262,8 @@ def normalise(text, tmp, instance):
         (r"(?m)^(  boot id: +)[0-9a-f]+$", r"\1<boot-id>"),
         (r"(?m)^(  uptime: +)\S.*$", r"\1<uptime>"),
         (r"(?m)^(  heartbeat age: +)\d+ ms$", r"\1<age> ms"),
+        # When health verdicts began (health_since): the time of the run.
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<time>"),
         # net_null makes up a random MAC for its port at every start.
         (r'("mac": )"[0-9a-f]{2}(:[0-9a-f]{2}){5}"', r"\1<mac>"),
         (r"(?m)^(  port \d+: +\S+ \(\S+\) )[0-9a-f]{2}(:[0-9a-f]{2}){5} ", r"\1<mac> "),

@@ -184,11 +184,11 @@ const std::vector<CommandSpec>& command_table() {
         {"max-unhealthy-percent", 0, "N", "the removal cap, 0 to 100 (default 50)"},
         {"passive-threshold", 0, "N", "SYN retries + non-SYN misses per interval that\ntrigger an immediate probe (0: off; default 10)"},
         {"reset", 0, nullptr, "start from the defaults instead of the current fields"}},
-       {"lbctl health set 192.0.2.10:80/tcp --kind http --path /healthz --interval-ms 1000",
+       {"lbctl health set 192.0.2.10:80/tcp --kind http --path /healthz",
         "lbctl health set 192.0.2.10:80/tcp --kind tcp --port 8080 --tunnel on",
         "lbctl health set 192.0.2.10:80/tcp --backend web-1 --port 8081"},
        cmd_health_set},
-      {"health", "show", "Show a VIP's health check with its defaults, and its backends' health",
+      {"health", "show", "Show a VIP's health check and its backends' health",
        "Shows the VIP's health check with every field (defaults marked), whether\n"
        "the VIP is degraded (more backends unhealthy than the removal cap lets\n"
        "health take out), and each backend's health, since when, its last probe\n"
@@ -310,10 +310,21 @@ std::string two_columns(const Rows& rows, size_t width) {
     } else {
       line += std::string(width + 2 - left.size(), ' ');
     }
+    // Each line of the help, wrapped at spaces to fit 80 columns.
+    const size_t room = indent.size() < 60 ? 79 - indent.size() : 20;
     size_t start = 0;
     for (;;) {
       const size_t nl = help.find('\n', start);
-      out += line + help.substr(start, nl - start) + "\n";
+      std::string rest = help.substr(start, nl == std::string::npos ? nl : nl - start);
+      while (rest.size() > room) {
+        size_t cut = rest.rfind(' ', room);
+        if (cut == std::string::npos || cut == 0) cut = rest.find(' ');
+        if (cut == std::string::npos) break;
+        out += line + rest.substr(0, cut) + "\n";
+        rest.erase(0, cut + 1);
+        line = indent;
+      }
+      out += line + rest + "\n";
       if (nl == std::string::npos) break;
       start = nl + 1;
       line = indent;
@@ -418,10 +429,26 @@ Globals resolve_globals(const po::variables_map& vm, const char* env_socket,
 }  // namespace
 
 std::string usage_line(const CommandSpec& command) {
+  // Fits 80 columns after "Usage: ": a command with many options continues
+  // on lines indented under its first argument.
+  constexpr size_t kPrefix = 7;  // "Usage: "
   std::string s = command_name(command);
-  for (const PositionalSpec& p : command.positionals) s += std::string(" ") + p.name;
+  const std::string indent(kPrefix + s.size() + 1, ' ');
+  size_t column = kPrefix + s.size();
+  auto append = [&](const std::string& word) {
+    if (column + 1 + word.size() > 79 && column > indent.size()) {
+      s += "\n" + indent;
+      column = indent.size();
+    } else {
+      s += " ";
+      ++column;
+    }
+    s += word;
+    column += word.size();
+  };
+  for (const PositionalSpec& p : command.positionals) append(p.name);
   for (const OptionSpec& o : command.options) {
-    s += o.required ? " " + option_usage(o) : " [" + option_usage(o) + "]";
+    append(o.required ? option_usage(o) : "[" + option_usage(o) + "]");
   }
   return s;
 }

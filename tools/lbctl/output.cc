@@ -372,10 +372,24 @@ std::string render_status(const json& result) {
                           cell(adopted, "at"),
            1);
   }
+  // Health checking at a glance (health_monitor.h's status_view).
+  const json& health = field(cp, "health");
+  if (health.is_object()) {
+    std::string shown = cell(health, "backends_checked") + " backends checked, " +
+                        cell(health, "unknown") + " unknown, " + cell(health, "unhealthy") +
+                        " unhealthy, " + cell(health, "removed") + " removed, " +
+                        cell(health, "degraded_vips") + " VIPs degraded (" +
+                        cell(health, "cap_holds") + " kept in by the cap), " +
+                        cell(health, "transitions") + " transitions, " +
+                        cell(health, "passive_probes") + " probes on passive signals";
+    const json& iface = field(health, "tunnel_iface");
+    shown += iface.is_string() ? ", tunnel probes via " + cell(iface) : ", no tunnel probes";
+    kv.add("health", shown, 1);
+  }
   add_unknown(kv, cp,
               {"uptime_s", "state_file", "vips", "backends", "config_digest", "in_sync",
                "sync_error", "push_in_flight", "queued_changes", "transactions_pushed",
-               "changes_pushed", "audit_log", "adopted", "api"},
+               "changes_pushed", "audit_log", "adopted", "api", "health"},
               1);
   return kv.render();
 }
