@@ -443,7 +443,9 @@ bool ControlSegment::init(const SegmentParams& p, std::string& error) {
       align_up(sizeof(TrafficCounters) * (size_t{p.max_backend_id} + 1) * p.worker_lcores);
   const size_t av = align_up(sizeof(AppliedVip) * (size_t{p.max_vips} + 1));
   const size_t ab = align_up(sizeof(AppliedBackend) * (size_t{p.max_backend_id} + 1));
-  const size_t total = header + cmd + ev + lc + vc + bc + av + ab;
+  const size_t vd =
+      align_up(sizeof(VipDropCounters) * (size_t{p.max_vips} + 1) * p.worker_lcores);
+  const size_t total = header + cmd + ev + lc + vc + bc + av + ab + vd;
 
   if (ftruncate(owner_fd_, static_cast<off_t>(total)) != 0) {
     error = "cannot size shared memory " + name_ + ": " + std::strerror(errno);
@@ -483,6 +485,7 @@ bool ControlSegment::init(const SegmentParams& p, std::string& error) {
   h->backend_counters_offset = header + cmd + ev + lc + vc;
   h->applied_vips_offset = header + cmd + ev + lc + vc + bc;
   h->applied_backends_offset = header + cmd + ev + lc + vc + bc + av;
+  h->vip_drop_counters_offset = header + cmd + ev + lc + vc + bc + av + ab;
   auto* bytes = static_cast<uint8_t*>(base);
   commands_ = SpscRing::create(bytes + h->cmd_ring_offset, p.cmd_slots, kRecordSize);
   events_ = SpscRing::create(bytes + h->event_ring_offset, p.event_slots, kRecordSize);
@@ -568,6 +571,12 @@ LcoreCounters* ControlSegment::lcore_counters(uint32_t lcore) {
 TrafficCounters* ControlSegment::vip_counters(uint32_t lcore) {
   return reinterpret_cast<TrafficCounters*>(static_cast<uint8_t*>(base_) +
                                             header_->vip_counters_offset) +
+         size_t{lcore} * (header_->max_vips + 1);
+}
+
+VipDropCounters* ControlSegment::vip_drop_counters(uint32_t lcore) {
+  return reinterpret_cast<VipDropCounters*>(static_cast<uint8_t*>(base_) +
+                                            header_->vip_drop_counters_offset) +
          size_t{lcore} * (header_->max_vips + 1);
 }
 

@@ -29,7 +29,7 @@ namespace sluice {
 inline constexpr uint64_t kSegmentMagic = 0x31304543'49554c53ull;  // "SLUICE01"
 // Bump on any change to this file's structs, the message records or the
 // counter list.
-inline constexpr uint32_t kAbiVersion = 5;
+inline constexpr uint32_t kAbiVersion = 6;
 inline constexpr uint32_t kRecordSize = 256;
 inline constexpr uint32_t kMaxBackendNameLen = 192;
 inline constexpr uint32_t kMaxErrorLen = 200;
@@ -138,6 +138,7 @@ struct SegmentHeader {
   uint64_t lcore_counters_offset;    // worker_lcores LcoreCounters
   uint64_t vip_counters_offset;      // worker_lcores x (max_vips + 1) TrafficCounters
   uint64_t backend_counters_offset;  // worker_lcores x (max_backend_id + 1) TrafficCounters
+  uint64_t vip_drop_counters_offset;  // worker_lcores x (max_vips + 1) VipDropCounters
   uint64_t applied_vips_offset;      // max_vips + 1 AppliedVip, indexed by VIP id
   uint64_t applied_backends_offset;  // max_backend_id + 1 AppliedBackend, by backend id
   // CLOCK_MONOTONIC ns of the dataplane main loop's last pass; the control
@@ -386,6 +387,7 @@ class ControlSegment {
   LcoreCounters* lcore_counters(uint32_t lcore);
   TrafficCounters* vip_counters(uint32_t lcore);
   TrafficCounters* backend_counters(uint32_t lcore);
+  VipDropCounters* vip_drop_counters(uint32_t lcore);
   // Readers' views (the metrics exporter's thread reads, never writes).
   const SpscRing& commands() const { return commands_; }
   const SpscRing& events() const { return events_; }
@@ -394,6 +396,9 @@ class ControlSegment {
   }
   const TrafficCounters* vip_counters(uint32_t lcore) const {
     return const_cast<ControlSegment*>(this)->vip_counters(lcore);
+  }
+  const VipDropCounters* vip_drop_counters(uint32_t lcore) const {
+    return const_cast<ControlSegment*>(this)->vip_drop_counters(lcore);
   }
   const TrafficCounters* backend_counters(uint32_t lcore) const {
     return const_cast<ControlSegment*>(this)->backend_counters(lcore);

@@ -93,6 +93,29 @@ struct alignas(64) LcoreCounters {
   uint64_t get(Counter c) const { return value[static_cast<size_t>(c)]; }
 };
 
+// The drop reasons that can happen once a packet's VIP is known: each is
+// also counted per VIP (VipDropCounters), on the drop path only.
+inline constexpr Counter kVipDropReasons[] = {
+    Counter::drop_ttl_expired,        Counter::drop_no_backend,
+    Counter::drop_icmp_error_no_flow, Counter::drop_too_big,
+    Counter::drop_too_big_may_fragment, Counter::drop_icmp_bad_source,
+    Counter::drop_icmp_rate_limited,  Counter::drop_no_headroom,
+};
+inline constexpr size_t kVipDropReasonCount = sizeof kVipDropReasons / sizeof kVipDropReasons[0];
+
+// Where `c` is in kVipDropReasons; kVipDropReasonCount if it is not there.
+constexpr size_t vip_drop_index(Counter c) {
+  for (size_t i = 0; i < kVipDropReasonCount; ++i) {
+    if (kVipDropReasons[i] == c) return i;
+  }
+  return kVipDropReasonCount;
+}
+
+// One VIP's drops by reason, in kVipDropReasons order; per lcore.
+struct VipDropCounters {
+  uint64_t value[kVipDropReasonCount];
+};
+
 // Per-VIP and per-backend traffic, indexed by VIP slot and backend id.
 struct TrafficCounters {
   uint64_t packets;

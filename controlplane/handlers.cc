@@ -203,6 +203,16 @@ json Controller::op_stats(const RequestArgs& args) {
     }
     json v = counters_json(vsum);
     v["key"] = format_vip_key(vip);
+    // Drops of packets to this VIP, by the reasons a VIP can be known for.
+    json drops = json::object();
+    for (size_t r = 0; r < kVipDropReasonCount; ++r) {
+      uint64_t n = 0;
+      for (uint32_t lcore = 0; lcore < lcores && vip.id <= h.max_vips; ++lcore) {
+        n += load(seg.vip_drop_counters(lcore)[vip.id].value[r]);
+      }
+      drops[kCounterInfo[static_cast<size_t>(kVipDropReasons[r])].name] = n;
+    }
+    v["drops"] = std::move(drops);
     v["backends"] = std::move(backends);
     vips.push_back(std::move(v));
   }

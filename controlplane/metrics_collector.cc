@@ -367,6 +367,10 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                                      MetricType::Gauge);
   MetricFamily vip_table = family("sluice_vip_maglev_table_size", "The VIP's Maglev table size",
                                   MetricType::Gauge);
+  MetricFamily vip_drops = family("sluice_vip_packets_dropped_total",
+                                  "Packets to the VIP dropped, by reason (the reasons that can "
+                                  "happen once a packet's VIP is known)",
+                                  MetricType::Counter);
   MetricFamily be_packets = family("sluice_backend_packets_total",
                                    "Packets forwarded to the backend", MetricType::Counter);
   MetricFamily be_bytes = family("sluice_backend_bytes_total",
@@ -401,6 +405,16 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     sample(vip_flows, {{"vip", key}}, as_double(vs.new_flows));
     sample(vip_backends, {{"vip", key}}, as_double(vip.backends.size()));
     sample(vip_table, {{"vip", key}}, vip.table_size);
+    for (size_t r = 0; r < kVipDropReasonCount; ++r) {
+      uint64_t n = 0;
+      for (uint32_t l = 0; l < lcores && vip.id <= h.max_vips; ++l) {
+        n += load(seg->vip_drop_counters(l)[vip.id].value[r]);
+      }
+      // The reason as sluice_packets_dropped_total labels it: without "drop_".
+      sample(vip_drops, {{"reason", kCounterInfo[static_cast<size_t>(kVipDropReasons[r])].name + 5},
+                         {"vip", key}},
+             as_double(n));
+    }
     if (!options_.per_backend) continue;
     const auto& slots = maglev_slots(vip);
     for (const BackendConfig& be : vip.backends) {
@@ -436,7 +450,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
       it = present.count(it->first) != 0 ? std::next(it) : slot_cache_.erase(it);
     }
   }
-  for (MetricFamily* f : {&vip_packets, &vip_bytes, &vip_flows, &vip_backends, &vip_table}) {
+  for (MetricFamily* f :
+       {&vip_packets, &vip_bytes, &vip_flows, &vip_backends, &vip_table, &vip_drops}) {
     out.push_back(std::move(*f));
   }
   if (options_.per_backend) {

@@ -234,7 +234,8 @@ int main(int argc, char** argv) {
   try {
     for (uint32_t i = 0; i < workers; ++i) {
       const CounterStorage storage{segment->lcore_counters(i), segment->vip_counters(i),
-                                   segment->backend_counters(i)};
+                                   segment->backend_counters(i),
+                                   segment->vip_drop_counters(i)};
       contexts.push_back(std::make_unique<WorkerContext>(fwd, tables, i, storage));
     }
   } catch (const std::exception& e) {

@@ -66,6 +66,7 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
       counters_(storage.lcore),
       vip_counters_(storage.vips),
       backend_counters_(storage.backends),
+      vip_drop_counters_(storage.vip_drops),
       conn_(config.flows_per_lcore, state_timeouts(config, tick_shift_).ticks),
       admission_(admission_for(config)) {
   if (counters_ == nullptr) {
@@ -75,6 +76,10 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
   if (vip_counters_ == nullptr) {
     own_vip_counters_.reset(new TrafficCounters[size_t{config.max_vips} + 1]());
     vip_counters_ = own_vip_counters_.get();
+  }
+  if (vip_drop_counters_ == nullptr) {
+    own_vip_drop_counters_.reset(new VipDropCounters[size_t{config.max_vips} + 1]());
+    vip_drop_counters_ = own_vip_drop_counters_.get();
   }
   if (backend_counters_ == nullptr) {
     own_backend_counters_.reset(new TrafficCounters[size_t{config.max_backend_id} + 1]());
@@ -266,25 +271,25 @@ struct BurstRunner {
   void too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t overhead, BurstOutput& out) {
     if (meta.action == Action::kIcmpError) {
       // Never answer an ICMP error with another one (RFC 1122 3.2.2).
-      drop(m, Counter::drop_too_big, out);
+      drop(m, meta, Counter::drop_too_big, out);
       return;
     }
     if (!meta.dont_fragment) {
-      drop(m, Counter::drop_too_big_may_fragment, out);
+      drop(m, meta, Counter::drop_too_big_may_fragment, out);
       return;
     }
     if (!may_answer(m, meta)) {
-      drop(m, Counter::drop_icmp_bad_source, out);
+      drop(m, meta, Counter::drop_icmp_bad_source, out);
       return;
     }
     if (!icmp_token()) {
-      drop(m, Counter::drop_icmp_rate_limited, out);
+      drop(m, meta, Counter::drop_icmp_rate_limited, out);
       return;
     }
     uint32_t mtu = ctx.config_.mtu - overhead;
     if (meta.family == 6 && mtu < net::kIpv6MinMtu) mtu = net::kIpv6MinMtu;
     if (!make_too_big(m, meta, mtu, ctx.config_.port_mac)) {
-      drop(m, Counter::drop_no_headroom, out);
+      drop(m, meta, Counter::drop_no_headroom, out);
       return;
     }
     count(Counter::icmp_too_big_sent);
@@ -312,11 +317,20 @@ struct BurstRunner {
     out.dropped[out.n_dropped++] = m;
   }
 
+  // A drop once the packet's VIP may be known: counted for the VIP too.
+  void drop(rte_mbuf* m, const PacketMeta& meta, Counter reason, BurstOutput& out) {
+    if (meta.vip != nullptr) {
+      const size_t i = vip_drop_index(reason);
+      if (i < kVipDropReasonCount) ctx.vip_drop_counters_[meta.vip->id].value[i]++;
+    }
+    drop(m, reason, out);
+  }
+
   void forward(rte_mbuf* m, const PacketMeta& meta, BurstOutput& out, ConnEntry* hit) {
     const bool icmp_error = meta.action == Action::kIcmpError;
     const uint32_t id = pick_backend(meta, icmp_error, hit);
     if (id == kMaglevNoBackend) {
-      drop(m, icmp_error ? Counter::drop_icmp_error_no_flow : Counter::drop_no_backend, out);
+      drop(m, meta, icmp_error ? Counter::drop_icmp_error_no_flow : Counter::drop_no_backend, out);
       return;
     }
     const BackendEntry& be = t.backends[id];
@@ -328,7 +342,7 @@ struct BurstRunner {
     // Ethernet padding must not end up inside the tunnel.
     mbuf_truncate(m, meta.l2_len + meta.l3_len);
     if (!encapsulate_to(m, meta, be)) {
-      drop(m, Counter::drop_no_headroom, out);
+      drop(m, meta, Counter::drop_no_headroom, out);
       return;
     }
     count(icmp_error ? Counter::fwd_icmp_errors : Counter::fwd_packets);
@@ -411,7 +425,7 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
         r.echo_reply(m, meta[i], out);
         break;
       case Action::kDrop:
-        r.drop(m, meta[i].drop_reason, out);
+        r.drop(m, meta[i], meta[i].drop_reason, out);
         break;
     }
   }

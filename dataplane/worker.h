@@ -77,6 +77,7 @@ struct CounterStorage {
   LcoreCounters* lcore = nullptr;
   TrafficCounters* vips = nullptr;      // max_vips + 1 entries
   TrafficCounters* backends = nullptr;  // max_backend_id + 1 entries
+  VipDropCounters* vip_drops = nullptr;  // max_vips + 1 entries
 };
 
 class alignas(64) WorkerContext {
@@ -94,6 +95,7 @@ class alignas(64) WorkerContext {
   void count(Counter c, uint64_t n = 1) { counters_->add(c, n); }
   const TrafficCounters* vip_counters() const { return vip_counters_; }
   const TrafficCounters* backend_counters() const { return backend_counters_; }
+  const VipDropCounters* vip_drop_counters() const { return vip_drop_counters_; }
   // Connection table clock: ticks of 2^tick_shift TSC cycles.
   uint32_t ticks(uint64_t tsc) const { return static_cast<uint32_t>(tsc >> tick_shift_); }
   uint32_t ticks_per_second() const { return ticks_per_second_; }
@@ -123,10 +125,12 @@ class alignas(64) WorkerContext {
   LcoreCounters* counters_;
   TrafficCounters* vip_counters_;
   TrafficCounters* backend_counters_;
+  VipDropCounters* vip_drop_counters_;
   // Backing memory when CounterStorage was empty.
   std::unique_ptr<LcoreCounters> own_counters_;
   std::unique_ptr<TrafficCounters[]> own_vip_counters_;
   std::unique_ptr<TrafficCounters[]> own_backend_counters_;
+  std::unique_ptr<VipDropCounters[]> own_vip_drop_counters_;
   ConnTable conn_;
   MacAdmission admission_;  // port_mac and accept_macs, split for the per-frame check
 };

@@ -235,6 +235,33 @@ def main():
                     check(by_reason.get(name[5:]) == float(final["counters"][name]),
                           f"Prometheus {name[5:]} = {by_reason.get(name[5:])} "
                           f"(lbctl {final['counters'][name]}, {COUNT} sent)")
+            # Per VIP: the drops that happen once the VIP is known, by
+            # reason; over all VIPs they add up to the totals, and lbctl's
+            # per-VIP JSON says the same.
+            per_vip = prom.query("sluice_vip_packets_dropped_total")
+            vip_sum = {}
+            for k, v in per_vip.items():
+                vip_sum[dict(k)["reason"]] = vip_sum.get(dict(k)["reason"], 0) + v
+            lbctl_sum = {}
+            for vip in final["vips"]:
+                for name, n in vip["drops"].items():
+                    lbctl_sum[name[5:]] = lbctl_sum.get(name[5:], 0) + n
+            check(vip_sum == {r: float(n) for r, n in lbctl_sum.items()},
+                  f"per-VIP drops: Prometheus and lbctl -o json stats agree: {lbctl_sum}")
+            # Some reasons also happen with no VIP known (an echo request
+            # to a VIP's address, an ICMP error quoting no VIP flow, TTL 1 on
+            # an ICMP error): per VIP they add up to at most the total; the
+            # others only ever happen to a VIP.
+            always_a_vip = ("no_backend", "too_big", "too_big_may_fragment")
+            for name in sent["frames"]:
+                r = name[5:]
+                if name.startswith("drop_") and r in vip_sum:
+                    total = float(final["counters"][name])
+                    ok = vip_sum[r] == total if r in always_a_vip else vip_sum[r] <= total
+                    check(ok, f"per-VIP {r} adds up to {'' if r in always_a_vip else 'at most '}"
+                              f"the total: {vip_sum[r]} vs {total}")
+            check(any(v > 0 for v in vip_sum.values()),
+                  f"some VIP drops counted per VIP: {vip_sum}")
             busy = prom.query("sluice_lcore_busy_ratio")
             check(len(busy) == final["lcores"] and all(0 <= v <= 1 for v in busy.values()),
                   f"a busy ratio per lcore in [0, 1]: {sorted(busy.values())}")

@@ -126,12 +126,20 @@ std::string render_stats_table(const json& result) {
   Table t({{"vip / backend"},
            {"packets", Table::Align::kRight},
            {"bytes", Table::Align::kRight},
-           {"new_flows", Table::Align::kRight}});
+           {"new_flows", Table::Align::kRight},
+           {"dropped", Table::Align::kRight}});
   for (const json& v : result.value("vips", json::array())) {
-    t.add_row({cell(v, "key"), cell(v, "packets"), cell(v, "bytes"), cell(v, "new_flows")});
+    // The VIP's drops, all reasons together (-o json has them by reason).
+    uint64_t dropped = 0;
+    const json drops = v.value("drops", json::object());
+    for (const auto& [reason, n] : drops.items()) {
+      if (n.is_number_unsigned()) dropped += n.get<uint64_t>();
+    }
+    t.add_row({cell(v, "key"), cell(v, "packets"), cell(v, "bytes"), cell(v, "new_flows"),
+               std::to_string(dropped)});
     for (const json& b : v.value("backends", json::array())) {
       t.add_row({"  -> " + cell(b, "name"), cell(b, "packets"), cell(b, "bytes"),
-                 cell(b, "new_flows")});
+                 cell(b, "new_flows"), ""});
     }
   }
   if (t.rows() != 0) out += "\n" + t.render();
