@@ -54,6 +54,36 @@ ControlMetrics::ControlMetrics(const std::vector<std::string>& ops)
                              "plane saw it (ring writes, build, publish)")
                        .Register(*registry_)
                        .Add({}, latency_buckets());
+  auto& probes = prometheus::BuildCounter()
+                     .Name("sluice_health_probes_total")
+                     .Help("Health probes finished, by outcome (ok or failed: refused, timed "
+                           "out, wrong answer)")
+                     .Register(*registry_);
+  probes_ok_ = &probes.Add({{"outcome", "ok"}});
+  probes_failed_ = &probes.Add({{"outcome", "failed"}});
+  probe_seconds_ = &prometheus::BuildHistogram()
+                        .Name("sluice_health_probe_duration_seconds")
+                        .Help("Time a health probe took, passed or failed (a timeout counts "
+                              "its timeout)")
+                        .Register(*registry_)
+                        .Add({}, latency_buckets());
+  auto& transitions = prometheus::BuildCounter()
+                          .Name("sluice_health_transitions_total")
+                          .Help("Backends' health verdict changes, by the state entered")
+                          .Register(*registry_);
+  for (const char* to : {"healthy", "unhealthy", "unknown"}) {
+    transitions_[to] = &transitions.Add({{"to", to}});
+  }
+}
+
+void ControlMetrics::probe_reported(bool ok, uint64_t latency_ns) {
+  (ok ? probes_ok_ : probes_failed_)->Increment();
+  probe_seconds_->Observe(static_cast<double>(latency_ns) / 1e9);
+}
+
+void ControlMetrics::health_transition(const char* to) {
+  const auto it = transitions_.find(to);
+  if (it != transitions_.end()) it->second->Increment();
 }
 
 void ControlMetrics::request_answered(const std::string& op, const std::string& outcome) {

@@ -29,6 +29,8 @@ class ControlMetrics : public ControlObserver {
 
   void request_answered(const std::string& op, const std::string& outcome) override;
   void push_finished(const char* outcome, uint64_t apply_ns, uint64_t push_ns) override;
+  void probe_reported(bool ok, uint64_t latency_ns) override;
+  void health_transition(const char* to) override;
 
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
@@ -41,6 +43,10 @@ class ControlMetrics : public ControlObserver {
   prometheus::Family<prometheus::Counter>& pushes_;
   prometheus::Histogram* apply_seconds_;
   prometheus::Histogram* push_seconds_;
+  prometheus::Counter* probes_ok_;
+  prometheus::Counter* probes_failed_;
+  prometheus::Histogram* probe_seconds_;
+  std::map<std::string, prometheus::Counter*> transitions_;
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> request_counters_;
   std::map<std::string, prometheus::Counter*> push_counters_;
 };

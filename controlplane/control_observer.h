@@ -21,6 +21,10 @@ class ControlObserver {
   // dataplane's validate + build + publish time (acked and refused);
   // `push_ns`: from the push's start to its end, as the control plane saw.
   virtual void push_finished(const char* outcome, uint64_t apply_ns, uint64_t push_ns) = 0;
+  // Health checking (health_monitor.h): every probe's result and latency,
+  // and every verdict change (`to`: "healthy", "unhealthy" or "unknown").
+  virtual void probe_reported(bool ok, uint64_t latency_ns) = 0;
+  virtual void health_transition(const char* to) = 0;
 };
 
 }  // namespace sluice::cp

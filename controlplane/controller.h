@@ -95,6 +95,7 @@ class Controller {
   // desired state with the backends health takes out disabled
   // (health_monitor.h); the desired state itself never holds health.
   void set_health(HealthMonitor* health) { health_ = health; }
+  const HealthMonitor* health() const { return health_; }
   // The metrics' observer of answers and pushes (null: none).
   void set_observer(ControlObserver* observer) { observer_ = observer; }
   // +1 per accepted change batch (or adoption): the metrics republish their

@@ -1,5 +1,7 @@
 #include "controlplane/health_monitor.h"
 
+#include "controlplane/control_observer.h"
+
 #include <cstdio>
 
 #include "common/control_segment.h"
@@ -128,9 +130,12 @@ void HealthMonitor::take_reports() {
     e.last_ok = r.outcome.ok;
     e.last_result = r.outcome.detail;
     e.last_latency_ms = static_cast<double>(r.outcome.latency_ns) / 1e6;
+    if (observer_ != nullptr) observer_->probe_reported(r.outcome.ok, r.outcome.latency_ns);
     if (r.after == e.health) continue;
     const Health from = e.health;
     e.health = r.after;
+    ++generation_;
+    if (observer_ != nullptr) observer_->health_transition(health::health_name(e.health));
     e.since = utc_timestamp_now();
     if (e.health == Health::kUnhealthy) e.unhealthy_since_ns = health::monotonic_ns();
     ++transitions_;
@@ -214,6 +219,7 @@ bool HealthMonitor::decide() {
   vips_ = std::move(vips);
   const bool changed = removed != removed_;
   removed_ = std::move(removed);
+  if (changed) ++generation_;
   return changed;
 }
 
@@ -261,6 +267,15 @@ json HealthMonitor::vip_view(const VipConfig& vip) const {
               {"held_by_cap", v.held},
               {"max_unhealthy_percent", c.max_unhealthy_percent},
               {"degraded", v.held > 0}};
+}
+
+std::unordered_map<uint32_t, HealthMonitor::BackendHealth> HealthMonitor::backend_health() const {
+  std::unordered_map<uint32_t, BackendHealth> out;
+  for (const auto& [id, e] : entries_) {
+    if (e.check.kind == HealthKind::kNone) continue;
+    out.emplace(id, BackendHealth{e.health, removed_.count(id) != 0});
+  }
+  return out;
 }
 
 json HealthMonitor::status_view() const {

@@ -30,6 +30,7 @@
 namespace sluice::cp {
 
 class AuditLog;
+class ControlObserver;
 class DataplaneLink;
 
 class HealthMonitor {
@@ -55,6 +56,18 @@ class HealthMonitor {
   nlohmann::json backend_view(const BackendConfig& be) const;
   nlohmann::json vip_view(const VipConfig& vip) const;
   nlohmann::json status_view() const;
+
+  // The metrics' observer of probes and transitions (null: none).
+  void set_observer(ControlObserver* observer) { observer_ = observer; }
+  // Moves whenever a verdict or the set of removed backends changes.
+  uint64_t generation() const { return generation_; }
+  // Each checked backend's verdict, and whether health takes it out: for the
+  // metrics' per-backend series.
+  struct BackendHealth {
+    health::Health health;
+    bool removed;
+  };
+  std::unordered_map<uint32_t, BackendHealth> backend_health() const;
 
  private:
   struct Entry {
@@ -97,6 +110,8 @@ class HealthMonitor {
   uint64_t transitions_ = 0;
   uint64_t cap_holds_ = 0;       // times a VIP went past its cap (became degraded)
   uint64_t passive_probes_ = 0;  // immediate probes the passive signal asked for
+  ControlObserver* observer_ = nullptr;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace sluice::cp

@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
                                      error);
     if (metrics) {
       controller.set_observer(&metrics->control_metrics());
+      health.set_observer(&metrics->control_metrics());
       std::fprintf(stderr, "lb-controlplane: metrics on http://%s/metrics (port %d)\n",
                    opt.metrics_address.c_str(), metrics->port());
     } else if (opt.metrics_address_given) {

@@ -384,6 +384,14 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                                  "The backend's administrative state: 1 for the state it is in, "
                                  "0 for the others",
                                  MetricType::Gauge);
+  MetricFamily be_health = family("sluice_backend_health",
+                                  "The backend's health verdict: 1 for the state it is in (unknown, "
+                                  "healthy, unhealthy), 0 for the others; unchecked: healthy",
+                                  MetricType::Gauge);
+  MetricFamily be_removed = family("sluice_backend_health_removed",
+                                   "1 while health checking takes the backend out of its VIP's "
+                                   "Maglev turns (within the removal cap)",
+                                   MetricType::Gauge);
   MetricFamily be_slots = family("sluice_backend_maglev_slots",
                                  "Slots of the VIP's Maglev table (new flows) the backend holds",
                                  MetricType::Gauge);
@@ -440,6 +448,20 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
       }
       const auto it = slots.find(be.id);
       sample(be_slots, labels, it != slots.end() ? as_double(it->second) : 0);
+      // The health verdict, and whether it took the backend out. A backend
+      // whose VIP has no check (kind none) is taken as healthy, as lbctl
+      // shows it.
+      if (snap.health) {
+        const auto h = snap.health->find(be.id);
+        const bool checked = h != snap.health->end();
+        const std::string verdict = checked ? h->second.health : "healthy";
+        for (const char* state : {"unknown", "healthy", "unhealthy"}) {
+          Labels with_state = labels;
+          with_state.push_back({"state", state});
+          sample(be_health, std::move(with_state), verdict == state ? 1 : 0);
+        }
+        sample(be_removed, labels, checked && h->second.removed ? 1 : 0);
+      }
     }
   }
   // Forget VIPs that are gone.
@@ -455,7 +477,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     out.push_back(std::move(*f));
   }
   if (options_.per_backend) {
-    for (MetricFamily* f : {&be_packets, &be_bytes, &be_flows, &be_weight, &be_state, &be_slots}) {
+    for (MetricFamily* f : {&be_packets, &be_bytes, &be_flows, &be_weight, &be_state, &be_slots,
+                            &be_health, &be_removed}) {
       out.push_back(std::move(*f));
     }
   }

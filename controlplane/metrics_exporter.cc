@@ -64,6 +64,15 @@ void MetricsExporter::publish(const Controller& controller, const DataplaneLink&
     hub_.publish_config(std::move(snap));
     published_version_ = controller.state_version();
   }
+  if (const HealthMonitor* health = controller.health();
+      health != nullptr && health->generation() != published_health_) {
+    auto figures = std::make_shared<HealthFigures>();
+    for (const auto& [id, h] : health->backend_health()) {
+      figures->emplace(id, BackendHealthFigure{health::health_name(h.health), h.removed});
+    }
+    hub_.publish_health(std::move(figures));
+    published_health_ = health->generation();
+  }
   if (now_ns >= next_figures_ns_) {
     ControlFigures f;
     f.in_sync = controller.in_sync(now_ns);

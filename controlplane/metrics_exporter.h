@@ -56,6 +56,7 @@ class MetricsExporter {
   bool published_alive_ = false;
   bool published_attached_ = false;
   uint64_t next_figures_ns_ = 0;
+  uint64_t published_health_ = UINT64_MAX;  // HealthMonitor::generation() published
 };
 
 }  // namespace sluice::cp

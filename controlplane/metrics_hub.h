@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/control_segment.h"
@@ -44,6 +45,13 @@ struct ControlFigures {
   uint64_t api_connections = 0;
 };
 
+// A checked backend's health verdict (health_monitor.h), by backend id.
+struct BackendHealthFigure {
+  const char* health;  // "unknown", "healthy" or "unhealthy" (static strings)
+  bool removed;        // health takes it out of the Maglev turns
+};
+using HealthFigures = std::unordered_map<uint32_t, BackendHealthFigure>;
+
 struct MetricsSnapshot {
   // Null while no dataplane segment is mapped. Shared: a detach while a
   // scrape reads it unmaps only after the scrape.
@@ -51,6 +59,7 @@ struct MetricsSnapshot {
   bool dataplane_alive = false;
   std::shared_ptr<const ConfigSnapshot> config;
   ControlFigures figures;
+  std::shared_ptr<const HealthFigures> health;  // null: no health checking
 };
 
 class MetricsHub {
@@ -67,6 +76,10 @@ class MetricsHub {
   void publish_figures(const ControlFigures& figures) {
     std::lock_guard lock(mu_);
     snap_.figures = figures;
+  }
+  void publish_health(std::shared_ptr<const HealthFigures> health) {
+    std::lock_guard lock(mu_);
+    snap_.health = std::move(health);
   }
   MetricsSnapshot snapshot() const {
     std::lock_guard lock(mu_);

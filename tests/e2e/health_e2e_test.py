@@ -23,6 +23,7 @@ Usage: health_e2e_test.py BUILD_DIR
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,6 +40,24 @@ VIP_TLS = "192.0.2.13"     # https check
 VIP_ALL = "192.0.2.14"     # cap 100%
 INTERVAL_MS, TIMEOUT_MS, RISE, FALL = 500, 300, 2, 3
 failures = []
+
+
+def scrape_metrics(lab, ns):
+    """/metrics of the control plane running in namespace `ns`, on the port
+    its log names."""
+    try:
+        with open(os.path.join(lab.tmp, "controlplane.log")) as f:
+            log = f.read()
+    except OSError:
+        log = ""
+    ports = re.findall(r"metrics on http://127\.0\.0\.1:0/metrics \(port (\d+)\)", log)
+    m = re.match(r"(\d+)", ports[-1]) if ports else None
+    if not m:
+        return ""
+    r = subprocess.run(["ip", "netns", "exec", ns, "curl", "-s", "--max-time", "5",
+                        f"http://127.0.0.1:{m.group(1)}/metrics"],
+                       capture_output=True, text=True, timeout=10)
+    return r.stdout
 
 
 def check(cond, what):
@@ -131,7 +150,9 @@ def main():
                                   "--http-port", "8080", "--udp-port", "5399"])
         lab.start_dataplane()
         audit = os.path.join(lab.tmp, "audit.log")
-        cp_args = ["--health-tunnel-iface", "lb0", "--audit-log", audit]
+        # The metrics on a port the kernel picks, in the Sluice host's namespace.
+        cp_args = ["--health-tunnel-iface", "lb0", "--audit-log", audit,
+                   "--metrics-address", "127.0.0.1:0"]
         lab.start_controlplane(netns=ns_lb, extra=cp_args)
         lab.apply_config(config())
         lab.wait_in_sync()
@@ -163,6 +184,30 @@ def main():
         r = lab.client("http-many", VIP_HTTP, 80, 60)
         check(r["failures"] == 0 and "be2" not in r["per_backend"],
               f"after removal: 60 requests, none failed, none to be2 ({r['per_backend']})")
+        # The same in the metrics: be2's verdict and removal, the transition,
+        # the failed probes and their latency.
+        text = scrape_metrics(lab, ns_lb)
+        def value(pattern):
+            m = re.search(r"(?m)^" + pattern + r" (\S+)$", text)
+            return float(m.group(1)) if m else None
+
+        def series(name, **labels):
+            """The value of `name` with exactly these labels, in any order."""
+            for line in text.splitlines():
+                m = re.match(r"^" + name + r"\{(.*)\} (\S+)$", line)
+                if m and dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))) == labels:
+                    return float(m.group(2))
+            return None
+        be2_lines = [ln for ln in text.splitlines() if 'backend="be2"' in ln and "health" in ln]
+        check(series("sluice_backend_health", backend="be2", vip=vip, state="unhealthy") == 1 and
+              series("sluice_backend_health", backend="be2", vip=vip, state="healthy") == 0 and
+              series("sluice_backend_health_removed", backend="be2", vip=vip) == 1,
+              f"metrics: sluice_backend_health says be2 is unhealthy, and removed {be2_lines[:4]}")
+        check((value(r'sluice_health_transitions_total\{to="unhealthy"\}') or 0) >= 1 and
+              (value(r'sluice_health_probes_total\{outcome="failed"\}') or 0) >= FALL and
+              (value(r'sluice_health_probes_total\{outcome="ok"\}') or 0) > 0 and
+              (value(r"sluice_health_probe_duration_seconds_count") or 0) > 0,
+              "metrics: transitions, probe outcomes and the probe latency histogram counted")
         lab.spawn("server2", ["ip", "netns", "exec", lab.ns_backend(2), PYTHON,
                               os.path.join(E2E, "backend_server.py"), "be2"])
         t1 = time.time()
