@@ -406,10 +406,15 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
     if (hits[i] != nullptr) {
       rte_prefetch0(&t.backends[hits[i]->backend_id()]);
     } else {
-      // The slot a miss reads (new flows' table for a SYN or UDP; the
-      // second chance for the rest is the same one unless a backend drains).
+      // The slot a miss reads: the new-flows table for a SYN or a UDP
+      // packet, the existing-flows table for a TCP packet without SYN or an
+      // ICMP error (the same table unless a backend drains).
       const VipEntry& v = *meta[i].vip;
-      rte_prefetch0(&v.maglev[maglev_slot(meta[i].hash.hash, v.maglev_size)]);
+      const bool starts_flow = meta[i].action == Action::kForward &&
+                               (meta[i].key.protocol != net::kIpProtoTcp ||
+                                (meta[i].tcp_flags & net::kTcpSyn) != 0);
+      const uint32_t* table = starts_flow ? v.maglev : v.maglev_existing;
+      rte_prefetch0(&table[maglev_slot(meta[i].hash.hash, v.maglev_size)]);
     }
   }
 

@@ -44,6 +44,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sluice_lab  # noqa: E402
 from sluice_lab import E2E, PYTHON, VIP4_HTTP, Lab, backend_addr4  # noqa: E402
 
 SKIP = 77
@@ -61,17 +62,6 @@ def check(cond, what):
 
 def note(what):
     print("     " + what, flush=True)
-
-
-def capability_problem():
-    if os.geteuid() != 0:
-        return "needs root"
-    probe = f"sluice-probe-{os.getpid()}"
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if r.returncode != 0:
-        return "cannot create a network namespace: " + r.stderr.strip()
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
 
 
 def config(weights=(1, 1, 1)):
@@ -406,7 +396,7 @@ def run(lab):
 
 def main():
     build = sys.argv[1]
-    problem = capability_problem()
+    problem = sluice_lab.capability_problem()
     if problem:
         print("conn lifecycle e2e: " + problem)
         return 1 if os.environ.get("CI") == "true" else SKIP

@@ -21,6 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sluice_lab  # noqa: E402
 from sluice_lab import (CLIENT4, VIP4_GUE, VIP4_HTTP, VIP4_UDP, VIP6_HTTP, Lab,  # noqa: E402
                         backend_addr4, backend_addr6)
 
@@ -32,17 +33,6 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         failures.append(what)
-
-
-def capability_problem():
-    if os.geteuid() != 0:
-        return "needs root"
-    probe = f"sluice-probe-{os.getpid()}"
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if r.returncode != 0:
-        return "cannot create a network namespace: " + r.stderr.strip()
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
 
 
 def backends_config(n, weights, family=4):
@@ -216,7 +206,7 @@ def run(lab):
 
 def main():
     build = sys.argv[1]
-    problem = capability_problem()
+    problem = sluice_lab.capability_problem()
     if problem:
         print("dsr e2e: " + problem)
         return 1 if os.environ.get("CI") == "true" else SKIP

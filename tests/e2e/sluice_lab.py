@@ -35,6 +35,19 @@ def backend_addr6(i):
     return f"2001:db8:b::{100 + i}"
 
 
+def capability_problem():
+    """Why this machine cannot run a namespace lab (None if it can): the
+    tests fail with it under CI=true and skip with it otherwise."""
+    if os.geteuid() != 0:
+        return "needs root"
+    probe = f"sluice-probe-{os.getpid()}"
+    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if r.returncode != 0:
+        return "cannot create a network namespace: " + r.stderr.strip()
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return None
+
+
 class Lab:
     def __init__(self, build_dir, prefix, backends=3, log=print):
         self.build = os.path.abspath(build_dir)
