@@ -580,6 +580,46 @@ VipDropCounters* ControlSegment::vip_drop_counters(uint32_t lcore) {
          size_t{lcore} * (header_->max_vips + 1);
 }
 
+namespace {
+
+uint64_t relaxed(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
+
+void add_traffic(TrafficCounters& sum, const TrafficCounters& c) {
+  sum.packets += relaxed(c.packets);
+  sum.bytes += relaxed(c.bytes);
+  sum.new_flows += relaxed(c.new_flows);
+  sum.syn_retries += relaxed(c.syn_retries);
+  sum.non_syn_misses += relaxed(c.non_syn_misses);
+}
+
+}  // namespace
+
+TrafficCounters ControlSegment::vip_traffic(uint32_t vip_id) const {
+  TrafficCounters sum{};
+  if (vip_id > header_->max_vips) return sum;
+  for (uint32_t l = 0; l < header_->worker_lcores; ++l) add_traffic(sum, vip_counters(l)[vip_id]);
+  return sum;
+}
+
+TrafficCounters ControlSegment::backend_traffic(uint32_t backend_id) const {
+  TrafficCounters sum{};
+  if (backend_id > header_->max_backend_id) return sum;
+  for (uint32_t l = 0; l < header_->worker_lcores; ++l) {
+    add_traffic(sum, backend_counters(l)[backend_id]);
+  }
+  return sum;
+}
+
+VipDropCounters ControlSegment::vip_drops(uint32_t vip_id) const {
+  VipDropCounters sum{};
+  if (vip_id > header_->max_vips) return sum;
+  for (uint32_t l = 0; l < header_->worker_lcores; ++l) {
+    const VipDropCounters& c = vip_drop_counters(l)[vip_id];
+    for (size_t r = 0; r < kVipDropReasonCount; ++r) sum.value[r] += relaxed(c.value[r]);
+  }
+  return sum;
+}
+
 TrafficCounters* ControlSegment::backend_counters(uint32_t lcore) {
   return reinterpret_cast<TrafficCounters*>(static_cast<uint8_t*>(base_) +
                                             header_->backend_counters_offset) +

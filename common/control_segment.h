@@ -388,6 +388,12 @@ class ControlSegment {
   TrafficCounters* vip_counters(uint32_t lcore);
   TrafficCounters* backend_counters(uint32_t lcore);
   VipDropCounters* vip_drop_counters(uint32_t lcore);
+  // Totals over the worker lcores, read relaxed (each lcore writes its own
+  // block with plain stores; an aligned 64-bit load is never torn). An id
+  // beyond the segment's limits sums to zero. Any thread.
+  TrafficCounters vip_traffic(uint32_t vip_id) const;
+  TrafficCounters backend_traffic(uint32_t backend_id) const;
+  VipDropCounters vip_drops(uint32_t vip_id) const;
   // Readers' views (the metrics exporter's thread reads, never writes).
   const SpscRing& commands() const { return commands_; }
   const SpscRing& events() const { return events_; }

@@ -103,6 +103,8 @@ inline constexpr Counter kVipDropReasons[] = {
 };
 inline constexpr size_t kVipDropReasonCount = sizeof kVipDropReasons / sizeof kVipDropReasons[0];
 
+inline const char* counter_name(Counter c) { return kCounterInfo[static_cast<size_t>(c)].name; }
+
 // Where `c` is in kVipDropReasons; kVipDropReasonCount if it is not there.
 constexpr size_t vip_drop_index(Counter c) {
   for (size_t i = 0; i < kVipDropReasonCount; ++i) {

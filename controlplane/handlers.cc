@@ -30,12 +30,6 @@ json counters_json(const TrafficCounters& sum) {
   return json{{"packets", sum.packets}, {"bytes", sum.bytes}, {"new_flows", sum.new_flows}};
 }
 
-void add(TrafficCounters& sum, const TrafficCounters& c) {
-  sum.packets += load(c.packets);
-  sum.bytes += load(c.bytes);
-  sum.new_flows += load(c.new_flows);
-}
-
 }  // namespace
 
 // The one table of operations (docs/control-api.md, "Operations"): each
@@ -187,31 +181,18 @@ json Controller::op_stats(const RequestArgs& args) {
   // Per VIP and backend, in the order of vip.list (ipvsadm --stats).
   json vips = json::array();
   for (const VipConfig& vip : state_.config.vips) {
-    TrafficCounters vsum{};
-    for (uint32_t lcore = 0; lcore < lcores && vip.id <= h.max_vips; ++lcore) {
-      add(vsum, seg.vip_counters(lcore)[vip.id]);
-    }
     json backends = json::array();
     for (const BackendConfig& be : vip.backends) {
-      TrafficCounters bsum{};
-      for (uint32_t lcore = 0; lcore < lcores && be.id <= h.max_backend_id; ++lcore) {
-        add(bsum, seg.backend_counters(lcore)[be.id]);
-      }
-      json b = counters_json(bsum);
+      json b = counters_json(seg.backend_traffic(be.id));
       b["name"] = be.name;
       backends.push_back(std::move(b));
     }
-    json v = counters_json(vsum);
+    json v = counters_json(seg.vip_traffic(vip.id));
     v["key"] = format_vip_key(vip);
     // Drops of packets to this VIP, by the reasons a VIP can be known for.
+    const VipDropCounters vd = seg.vip_drops(vip.id);
     json drops = json::object();
-    for (size_t r = 0; r < kVipDropReasonCount; ++r) {
-      uint64_t n = 0;
-      for (uint32_t lcore = 0; lcore < lcores && vip.id <= h.max_vips; ++lcore) {
-        n += load(seg.vip_drop_counters(lcore)[vip.id].value[r]);
-      }
-      drops[kCounterInfo[static_cast<size_t>(kVipDropReasons[r])].name] = n;
-    }
+    for (size_t r = 0; r < kVipDropReasonCount; ++r) drops[counter_name(kVipDropReasons[r])] = vd.value[r];
     v["drops"] = std::move(drops);
     v["backends"] = std::move(backends);
     vips.push_back(std::move(v));
@@ -322,20 +303,10 @@ json Controller::op_vip_show(const RequestArgs& args) {
   if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
   json view = vip_health_view(*vip);
   if (link_.alive(monotonic_ns())) {
-    ControlSegment& seg = *link_.segment();
-    const SegmentHeader& h = seg.header();
-    TrafficCounters vsum{};
-    std::vector<TrafficCounters> bsum(vip->backends.size(), TrafficCounters{});
-    for (uint32_t lcore = 0; lcore < h.worker_lcores; ++lcore) {
-      if (vip->id <= h.max_vips) add(vsum, seg.vip_counters(lcore)[vip->id]);
-      for (size_t i = 0; i < vip->backends.size(); ++i) {
-        const uint32_t id = vip->backends[i].id;
-        if (id <= h.max_backend_id) add(bsum[i], seg.backend_counters(lcore)[id]);
-      }
-    }
-    view["counters"] = counters_json(vsum);
+    const ControlSegment& seg = *link_.segment();
+    view["counters"] = counters_json(seg.vip_traffic(vip->id));
     for (size_t i = 0; i < vip->backends.size(); ++i) {
-      view["backends"][i]["counters"] = counters_json(bsum[i]);
+      view["backends"][i]["counters"] = counters_json(seg.backend_traffic(vip->backends[i].id));
     }
   }
   return ok_answer(json{{"vip", std::move(view)}});

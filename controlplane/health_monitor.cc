@@ -17,8 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-uint64_t load(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
-
 json latency_json(double ms) { return json(static_cast<double>(static_cast<int64_t>(ms * 1000)) / 1000); }
 
 }  // namespace
@@ -161,11 +159,8 @@ void HealthMonitor::passive(uint64_t now_ns, const DataplaneLink& link) {
     const HealthCheck& c = e.check;
     if (c.kind == HealthKind::kNone || c.passive_threshold == 0 || id > h.max_backend_id) continue;
     if (e.passive_seen && now_ns - e.passive_at_ns < uint64_t{c.interval_ms} * 1'000'000) continue;
-    uint64_t sum = 0;
-    for (uint32_t lcore = 0; lcore < h.worker_lcores; ++lcore) {
-      const TrafficCounters& t = seg->backend_counters(lcore)[id];
-      sum += load(t.syn_retries) + load(t.non_syn_misses);
-    }
+    const TrafficCounters t = seg->backend_traffic(id);
+    const uint64_t sum = t.syn_retries + t.non_syn_misses;
     // Counters only go up within one dataplane's life; a smaller sum is a
     // restarted dataplane: a new baseline.
     if (e.passive_seen && sum >= e.passive_base && sum - e.passive_base >= c.passive_threshold) {

@@ -399,42 +399,22 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   for (size_t v = 0; v < cfg.config.vips.size(); ++v) {
     const VipConfig& vip = cfg.config.vips[v];
     const std::string& key = cfg.vip_keys[v];
-    TrafficCounters vs{};
-    if (vip.id <= h.max_vips) {
-      for (uint32_t l = 0; l < lcores; ++l) {
-        const TrafficCounters& c = seg->vip_counters(l)[vip.id];
-        vs.packets += load(c.packets);
-        vs.bytes += load(c.bytes);
-        vs.new_flows += load(c.new_flows);
-      }
-    }
+    const TrafficCounters vs = seg->vip_traffic(vip.id);
     sample(vip_packets, {{"vip", key}}, as_double(vs.packets));
     sample(vip_bytes, {{"vip", key}}, as_double(vs.bytes));
     sample(vip_flows, {{"vip", key}}, as_double(vs.new_flows));
     sample(vip_backends, {{"vip", key}}, as_double(vip.backends.size()));
     sample(vip_table, {{"vip", key}}, vip.table_size);
+    const VipDropCounters vd = seg->vip_drops(vip.id);
     for (size_t r = 0; r < kVipDropReasonCount; ++r) {
-      uint64_t n = 0;
-      for (uint32_t l = 0; l < lcores && vip.id <= h.max_vips; ++l) {
-        n += load(seg->vip_drop_counters(l)[vip.id].value[r]);
-      }
       // The reason as sluice_packets_dropped_total labels it: without "drop_".
-      sample(vip_drops, {{"reason", kCounterInfo[static_cast<size_t>(kVipDropReasons[r])].name + 5},
-                         {"vip", key}},
-             as_double(n));
+      sample(vip_drops, {{"reason", counter_name(kVipDropReasons[r]) + 5}, {"vip", key}},
+             as_double(vd.value[r]));
     }
     if (!options_.per_backend) continue;
     const auto& slots = maglev_slots(vip);
     for (const BackendConfig& be : vip.backends) {
-      TrafficCounters bs{};
-      if (be.id <= h.max_backend_id) {
-        for (uint32_t l = 0; l < lcores; ++l) {
-          const TrafficCounters& c = seg->backend_counters(l)[be.id];
-          bs.packets += load(c.packets);
-          bs.bytes += load(c.bytes);
-          bs.new_flows += load(c.new_flows);
-        }
-      }
+      const TrafficCounters bs = seg->backend_traffic(be.id);
       const Labels labels = {{"backend", be.name}, {"vip", key}};
       sample(be_packets, labels, as_double(bs.packets));
       sample(be_bytes, labels, as_double(bs.bytes));

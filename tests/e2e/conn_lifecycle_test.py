@@ -45,9 +45,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sluice_lab  # noqa: E402
-from sluice_lab import E2E, PYTHON, VIP4_HTTP, Lab, backend_addr4  # noqa: E402
+from sluice_lab import E2E, PYTHON, VIP4_HTTP, backend_addr4  # noqa: E402
 
-SKIP = 77
 VIP = VIP4_HTTP
 VIP_KEY = f"{VIP}:80/tcp"
 SPOOF_NET = "203.0.113.128/25"
@@ -395,27 +394,7 @@ def run(lab):
 
 
 def main():
-    build = sys.argv[1]
-    problem = sluice_lab.capability_problem()
-    if problem:
-        print("conn lifecycle e2e: " + problem)
-        return 1 if os.environ.get("CI") == "true" else SKIP
-    prefix = f"slc{os.getpid() % 100000}"
-    started = time.time()
-    with Lab(build, prefix) as lab:
-        try:
-            run(lab)
-        except Exception as e:  # report, then clean up through the context
-            failures.append(f"exception: {e!r}")
-            print("FAIL exception:", repr(e))
-            for name in ("dataplane", "controlplane"):
-                print(f"--- {name} log ---\n" + lab.read_log(name))
-    print(f"conn lifecycle e2e: {time.time() - started:.0f}s")
-    if failures:
-        print(f"conn lifecycle e2e: {len(failures)} checks failed")
-        return 1
-    print("conn lifecycle e2e: all checks passed")
-    return 0
+    return sluice_lab.run_lab_test("conn lifecycle e2e", "slc", sys.argv[1], run, failures)
 
 
 if __name__ == "__main__":

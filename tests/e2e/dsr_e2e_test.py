@@ -16,16 +16,14 @@ capability fails the test; otherwise it is reported as skipped (exit 77).
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sluice_lab  # noqa: E402
-from sluice_lab import (CLIENT4, VIP4_GUE, VIP4_HTTP, VIP4_UDP, VIP6_HTTP, Lab,  # noqa: E402
+from sluice_lab import (CLIENT4, VIP4_GUE, VIP4_HTTP, VIP4_UDP, VIP6_HTTP,  # noqa: E402
                         backend_addr4, backend_addr6)
 
-SKIP = 77
 failures = []
 
 
@@ -81,7 +79,7 @@ def run(lab):
 
     # DSR: count what the Sluice host's interface sends before and after.
     lb_before = lab.link_stats(lab.env["NS_LB"], "lb0")
-    capture = lab.spawn("capture", [
+    lab.spawn("capture", [
         "ip", "netns", "exec", lab.env["NS_LB"], "tcpdump", "-n", "-i", "lb0", "-c", "1000",
         f"src host {VIP4_HTTP} and dst host {CLIENT4}"])
     time.sleep(1)
@@ -205,25 +203,7 @@ def run(lab):
 
 
 def main():
-    build = sys.argv[1]
-    problem = sluice_lab.capability_problem()
-    if problem:
-        print("dsr e2e: " + problem)
-        return 1 if os.environ.get("CI") == "true" else SKIP
-    prefix = f"sle{os.getpid() % 100000}"
-    with Lab(build, prefix) as lab:
-        try:
-            run(lab)
-        except Exception as e:  # report, then clean up through the context
-            failures.append(f"exception: {e!r}")
-            print("FAIL exception:", repr(e))
-            for name in ("dataplane", "controlplane"):
-                print(f"--- {name} log ---\n" + lab.read_log(name))
-    if failures:
-        print(f"dsr e2e: {len(failures)} checks failed")
-        return 1
-    print("dsr e2e: all checks passed")
-    return 0
+    return sluice_lab.run_lab_test("dsr e2e", "sle", sys.argv[1], run, failures)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,36 @@ def capability_problem():
     return None
 
 
+SKIP = 77  # meson's exit code for a skipped test
+
+
+def run_lab_test(name, tag, build, body, failures):
+    """main() of a test that runs `body(lab)` in one lab: a missing
+    capability fails under CI=true and skips otherwise; an exception is a
+    failure reported with the daemons' logs; the lab is closed either way.
+    `failures` is the list the test's checks append to. Returns the exit
+    code."""
+    problem = capability_problem()
+    if problem:
+        print(f"{name}: {problem}")
+        return 1 if os.environ.get("CI") == "true" else SKIP
+    started = time.time()
+    with Lab(build, f"{tag}{os.getpid() % 100000}") as lab:
+        try:
+            body(lab)
+        except Exception as e:  # report, then clean up through the context
+            failures.append(f"exception: {e!r}")
+            print("FAIL exception:", repr(e))
+            for daemon in ("dataplane", "controlplane"):
+                print(f"--- {daemon} log ---\n" + lab.read_log(daemon))
+    print(f"{name}: {time.time() - started:.0f}s")
+    if failures:
+        print(f"{name}: {len(failures)} checks failed")
+        return 1
+    print(f"{name}: all checks passed")
+    return 0
+
+
 class Lab:
     def __init__(self, build_dir, prefix, backends=3, log=print):
         self.build = os.path.abspath(build_dir)
