@@ -247,7 +247,7 @@ json Controller::op_backend_list(const RequestArgs& args) {
   if (auto e = args.only({"vip"})) return error_answer(*e);
   if (auto e = args.vip_key("vip", key)) return error_answer(*e);
   const VipConfig* vip = find_vip(state_, key);
-  if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
+  if (vip == nullptr) return error_answer(vip_not_found(key));
   json backends = json::array();
   for (const BackendConfig& be : vip->backends) backends.push_back(backend_health_view(be));
   return ok_answer(json{{"backends", std::move(backends)}});
@@ -300,7 +300,7 @@ json Controller::op_vip_show(const RequestArgs& args) {
   if (auto e = args.only({"vip"})) return error_answer(*e);
   if (auto e = args.vip_key("vip", key)) return error_answer(*e);
   const VipConfig* vip = find_vip(state_, key);
-  if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
+  if (vip == nullptr) return error_answer(vip_not_found(key));
   json view = vip_health_view(*vip);
   if (link_.alive(monotonic_ns())) {
     const ControlSegment& seg = *link_.segment();

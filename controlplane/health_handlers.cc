@@ -30,7 +30,7 @@ json Controller::op_health_show(const RequestArgs& args) {
   if (auto e = args.only({"vip"})) return error_answer(*e);
   if (auto e = args.vip_key("vip", key)) return error_answer(*e);
   const VipConfig* vip = find_vip(state_, key);
-  if (vip == nullptr) return error_answer(not_found_error("vip", "no VIP " + format_vip_key(key)));
+  if (vip == nullptr) return error_answer(vip_not_found(key));
   json backends = json::array();
   for (const BackendConfig& be : vip->backends) {
     json b = backend_health_view(be);
@@ -61,7 +61,7 @@ std::optional<ApiError> Controller::op_health_set(const RequestArgs& args, State
   if (auto e = args.boolean("reset", reset)) return e;
   if (!args.has("health")) return usage_error("health", "is required (an object of check fields)");
   VipConfig* vip = find_vip(next, key);
-  if (vip == nullptr) return not_found_error("vip", "no VIP " + format_vip_key(key));
+  if (vip == nullptr) return vip_not_found(key);
   BackendConfig* be = nullptr;
   if (!backend.empty()) {
     be = const_cast<BackendConfig*>(find_backend(*vip, backend));

@@ -138,7 +138,7 @@ std::optional<ApiError> del_vip(State& state, const VipKey& key) {
   auto& vips = state.config.vips;
   const auto it = std::find_if(vips.begin(), vips.end(),
                                [&](const VipConfig& v) { return same_key(key_of(v), key); });
-  if (it == vips.end()) return not_found_error("vip", "no VIP " + format_vip_key(key));
+  if (it == vips.end()) return vip_not_found(key);
   vips.erase(it);
   return std::nullopt;
 }
@@ -147,7 +147,7 @@ std::optional<ApiError> add_backend(State& state, const VipKey& key, BackendConf
                                     const TableLimits& limits) {
   const std::vector<bool> used = used_backend_ids(state, limits.max_backend_id);
   VipConfig* vip = find_vip(state, key);
-  if (vip == nullptr) return not_found_error("vip", "no VIP " + format_vip_key(key));
+  if (vip == nullptr) return vip_not_found(key);
   if (auto e = check_backend_fields(*vip, be, "backend")) return e;
   for (const BackendConfig& other : vip->backends) {
     if (other.name == be.name) {
@@ -182,7 +182,7 @@ std::optional<ApiError> add_backend(State& state, const VipKey& key, BackendConf
 
 std::optional<ApiError> del_backend(State& state, const VipKey& key, const std::string& name) {
   VipConfig* vip = find_vip(state, key);
-  if (vip == nullptr) return not_found_error("vip", "no VIP " + format_vip_key(key));
+  if (vip == nullptr) return vip_not_found(key);
   auto& bes = vip->backends;
   const auto it =
       std::find_if(bes.begin(), bes.end(), [&](const BackendConfig& b) { return b.name == name; });
@@ -196,7 +196,7 @@ std::optional<ApiError> del_backend(State& state, const VipKey& key, const std::
 std::optional<ApiError> set_backend(State& state, const VipKey& key, const std::string& name,
                                     const BackendChange& change, const TableLimits& limits) {
   VipConfig* vip = find_vip(state, key);
-  if (vip == nullptr) return not_found_error("vip", "no VIP " + format_vip_key(key));
+  if (vip == nullptr) return vip_not_found(key);
   BackendConfig* be = const_cast<BackendConfig*>(find_backend(*vip, name));
   if (be == nullptr) {
     return not_found_error("name", "no backend '" + name + "' in VIP " + format_vip_key(key));

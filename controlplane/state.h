@@ -32,6 +32,10 @@ struct State {
 
 const VipConfig* find_vip(const State& state, const VipKey& key);
 VipConfig* find_vip(State& state, const VipKey& key);
+// The answer for a VIP key no VIP has: one wording everywhere.
+inline ApiError vip_not_found(const VipKey& key) {
+  return not_found_error("vip", "no VIP " + format_vip_key(key));
+}
 const BackendConfig* find_backend(const VipConfig& vip, const std::string& name);
 size_t backend_count(const TableConfig& config);
 
