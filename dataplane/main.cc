@@ -15,6 +15,9 @@
 // stdout. Every DPDK call's result is checked: at start a failure names
 // the call, the port and the error and ends the process with exit code 1;
 // at run time (link and MTU queries) it is counted per port.
+//
+// With --liveness-iface it holds a TUN device that BIRD's VIP routes hang
+// on, so the routes go when the process does (dataplane/liveness_iface.h).
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -39,6 +42,7 @@
 #include "common/control_segment.h"
 #include "dataplane/channel_test_hook.h"
 #include "dataplane/control_channel.h"
+#include "dataplane/liveness_iface.h"
 #include "dataplane/options.h"
 #include "dataplane/program_start.h"
 #include "dataplane/ports.h"
@@ -139,6 +143,14 @@ int main(int argc, char** argv) {
   if (!segment) fatal(seg_error);
   g_undo.segment = segment.get();
   if (!reclaimed.empty()) std::fprintf(stderr, "lb-dataplane: %s\n", reclaimed.c_str());
+
+  // The liveness device next, also before any port: a name in use is a
+  // start-up error. It comes up with the first tables (main loop) and goes
+  // with the process (dataplane/liveness_iface.h).
+  LivenessIface liveness;
+  if (!opt.liveness_iface.empty()) {
+    if (std::string e = liveness.create(opt.liveness_iface); !e.empty()) fatal(e);
+  }
 
   ForwardingConfig& fwd = opt.forwarding;
   fwd.tsc_hz = rte_get_tsc_hz();
@@ -298,14 +310,28 @@ int main(int argc, char** argv) {
   // when idle keeps it off the CPU without adding more than ~100 us to an
   // apply. About once a second it refreshes the ports' link state, MTU and
   // statistics (rte_eth_stats) in the segment (never per packet).
+  // The liveness device comes up with the first published generation; a
+  // failure to set it up is logged and retried once a second.
   constexpr uint64_t kPortRefreshNs = 1'000'000'000;
   uint64_t next_port_refresh = monotonic_ns() + kPortRefreshNs;
+  uint64_t next_liveness_try = 0;
   while (!g_stop.load(std::memory_order_relaxed)) {
     const bool worked = channel->poll();
     tables.reclaim();
-    if (const uint64_t now = monotonic_ns(); now >= next_port_refresh) {
+    const uint64_t now = monotonic_ns();
+    if (now >= next_port_refresh) {
       for (size_t i = 0; i < ports.size(); ++i) refresh_port_status(ports[i], header.ports[i]);
       next_port_refresh = now + kPortRefreshNs;
+    }
+    if (liveness.created() && !liveness.is_up() && tables.generation() != 0 &&
+        now >= next_liveness_try) {
+      if (std::string e = liveness.set_up(); !e.empty()) {
+        std::fprintf(stderr, "lb-dataplane: %s (retrying in 1 s)\n", e.c_str());
+        next_liveness_try = now + kPortRefreshNs;
+      } else {
+        std::fprintf(stderr, "lb-dataplane: liveness device %s is up (generation %lu)\n",
+                     liveness.name().c_str(), static_cast<unsigned long>(tables.generation()));
+      }
     }
     if (!worked) std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
@@ -319,6 +345,8 @@ int main(int argc, char** argv) {
   // builder touches its own heap memory and the segment's mapping (its name
   // is gone already), never a port or the EAL's memory.
   std::fprintf(stderr, "lb-dataplane: stopping\n");
+  // The routes held by the liveness device go first.
+  liveness.close();
   exit_code = 0;
   std::atomic<bool> channel_closed{false};
   std::thread closer([&] {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "common/control_segment.h"
+#include "dataplane/liveness_iface.h"
 #include "dataplane/program_start.h"
 #include "dataplane/worker_loop.h"
 
@@ -42,7 +43,15 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "clean stop (SIGTERM, SIGINT) removes it.")
       ("static-config", po::value(&o.static_config),
        "JSON file of VIPs and backends installed at start through the same table API the "
-       "control plane uses (see README). Without it the dataplane starts with no VIPs.");
+       "control plane uses (see README). Without it the dataplane starts with no VIPs.")
+      ("liveness-iface", po::value(&o.liveness_iface),
+       "Name of a TUN device that exists exactly while this process lives (default: none). It "
+       "is created at start in the process's network namespace (an existing interface of that "
+       "name is an error), set up once the first tables are installed, never read, and deleted "
+       "by the kernel when the process ends, kill -9 included. BIRD routes such as `route "
+       "192.0.2.10/32 via \"NAME\";` (what lb-controlplane --bird-liveness-iface writes) are "
+       "held only while the device is up, so a host whose dataplane is gone stops announcing "
+       "its VIPs at once, even when lb-controlplane is gone too. See docs/bird/.");
   po::options_description ports("Ports (DPDK port ids come from the EAL options: --vdev, -a)");
   ports.add_options()
       ("port", po::value(&raw.port)->default_value(0), "Ingress port id.")
@@ -245,6 +254,10 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   if (o.build_threads == 0 || o.build_threads > 64) return fail("--build-threads must be in [1, 64]");
   if (!valid_instance_name(o.instance)) {
     return fail("--instance '" + o.instance + "' must be 1 to 64 characters of [A-Za-z0-9._-]");
+  }
+  if (!o.liveness_iface.empty() && !valid_iface_name(o.liveness_iface)) {
+    return fail("--liveness-iface '" + o.liveness_iface +
+                "' is not an interface name (1 to 15 characters, none of / : % or blanks)");
   }
   if (o.idle_backoff_us > kMaxIdleBackoffUs) {
     return fail("--idle-backoff-us " + std::to_string(o.idle_backoff_us) + " is out of range [0, " +

@@ -13,6 +13,7 @@ namespace sluice::dp {
 struct DataplaneOptions {
   std::string instance = "sluice";
   std::string static_config;       // JSON tables applied at start; empty = none
+  std::string liveness_iface;      // TUN device held while we live; empty = none
   uint16_t port = 0;               // ingress DPDK port id
   uint16_t egress_port = 0;        // defaults to `port`
   uint16_t rx_desc = 1024;
