@@ -26,12 +26,13 @@ std::string quoted(const std::string& name) {
 }  // namespace
 
 bool valid_iface_name(const std::string& name) {
-  // The kernel's dev_valid_name(), and no '%' (the kernel would number it).
+  // A subset of what the kernel allows: the name also sits quoted in BIRD's
+  // configuration (lb-controlplane --bird-liveness-iface checks the same).
   if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
   for (const char c : name) {
-    if (c == '/' || c == ':' || c == '%' || c == ' ' || (c >= '\t' && c <= '\r') || c == '\0') {
-      return false;
-    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
   }
   return true;
 }
@@ -41,7 +42,7 @@ std::string LivenessIface::create(const std::string& name) {
   what += quoted(name);
   what += ": ";
   if (!valid_iface_name(name)) {
-    return what + "not an interface name (1 to 15 characters, none of / : % or blanks)";
+    return what + "not an interface name (1 to 15 characters of [A-Za-z0-9._-])";
   }
   // TUNSETIFF on the name of an existing TUN device that nobody holds
   // attaches to it instead of creating one; if that device is persistent it

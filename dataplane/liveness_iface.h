@@ -55,8 +55,8 @@ class LivenessIface {
   bool up_ = false;
 };
 
-// Whether `name` can be a Linux interface name (1 to 15 bytes, no '/',
-// whitespace or ':'; not "." or "..").
+// Whether `name` is a Linux interface name that BIRD's configuration can
+// quote as it is: 1 to 15 characters of [A-Za-z0-9._-], not "." or "..".
 bool valid_iface_name(const std::string& name);
 
 }  // namespace sluice::dp

@@ -257,7 +257,7 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   }
   if (!o.liveness_iface.empty() && !valid_iface_name(o.liveness_iface)) {
     return fail("--liveness-iface '" + o.liveness_iface +
-                "' is not an interface name (1 to 15 characters, none of / : % or blanks)");
+                "' is not an interface name (1 to 15 characters of [A-Za-z0-9._-])");
   }
   if (o.idle_backoff_us > kMaxIdleBackoffUs) {
     return fail("--idle-backoff-us " + std::to_string(o.idle_backoff_us) + " is out of range [0, " +
