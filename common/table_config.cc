@@ -359,21 +359,23 @@ struct Reader {
   bool vip(const json& obj, const std::string& path, VipConfig& vip) {
     if (!only_fields(obj, path,
                      {"id", "address", "port", "protocol", "encap", "table_size", "health",
-                      "backends"})) {
+                      "min_healthy", "backends"})) {
       return false;
     }
     if (!health(obj, path, false, vip.health)) return false;
-    uint64_t id = 0, port = 0, table_size = kMaglevDefaultTableSize;
+    uint64_t id = 0, port = 0, table_size = kMaglevDefaultTableSize, min_healthy = 1;
     std::string protocol, encap = "ipip";
     if (!uint_field(obj, path, "id", false, UINT32_MAX, id) ||
         !address_field(obj, path, vip.address) ||
         !uint_field(obj, path, "port", true, 65535, port) ||
         !string_field(obj, path, "protocol", true, protocol) ||
         !string_field(obj, path, "encap", false, encap) ||
-        !uint_field(obj, path, "table_size", false, UINT32_MAX, table_size)) {
+        !uint_field(obj, path, "table_size", false, UINT32_MAX, table_size) ||
+        !uint_field(obj, path, "min_healthy", false, kMaxMinHealthy, min_healthy)) {
       return false;
     }
     vip.id = static_cast<uint32_t>(id);
+    vip.min_healthy = static_cast<uint32_t>(min_healthy);
     vip.port = static_cast<uint16_t>(port);
     vip.table_size = static_cast<uint32_t>(table_size);
     if (protocol == "tcp") {
@@ -525,6 +527,7 @@ nlohmann::json table_config_json(const TableConfig& config, bool with_ids) {
               {"table_size", vip.table_size},
               {"backends", std::move(backends)}};
     if (vip.health) v["health"] = health_spec_json(*vip.health);
+    if (vip.min_healthy != 1) v["min_healthy"] = vip.min_healthy;
     if (with_ids) v["id"] = vip.id;
     vips.push_back(std::move(v));
   }

@@ -48,6 +48,9 @@ struct VipConfig {
   uint32_t table_size = kMaglevDefaultTableSize;
   // The VIP's health check (control plane only; null: not checked).
   HealthSpecPtr health;
+  // BGP (control plane only): the VIP's address is announced while at least
+  // this many backends are active and healthy or not yet probed.
+  uint32_t min_healthy = 1;
   std::vector<BackendConfig> backends;
 };
 
@@ -69,6 +72,7 @@ struct TableLimits {
 };
 
 inline constexpr uint32_t kMaxBackendWeight = kMaglevMaxWeight;
+inline constexpr uint32_t kMaxMinHealthy = 65535;
 
 // Empty if `config` can be installed as a whole; otherwise one message that
 // names the offending VIP, field and value. The rules of one VIP are

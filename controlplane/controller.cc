@@ -1,6 +1,7 @@
 #include "controlplane/controller.h"
 
 #include <cstdio>
+#include <unordered_map>
 
 #include "common/config_digest.h"
 #include "common/json_strict.h"
@@ -77,6 +78,27 @@ TableLimits Controller::limits() const {
 bool Controller::in_sync(uint64_t now_ns) const {
   return link_.alive(now_ns) && synced_boot_ == link_.boot_id() && synced_version_ == version_ &&
          link_.applied_digest() == desired_digest_;
+}
+
+Controller::VipSync Controller::vip_sync(uint64_t now_ns) const {
+  VipSync out;
+  if (!link_.alive(now_ns) || synced_boot_ != link_.boot_id() || !synced_config_) return out;
+  if (in_sync(now_ns)) {
+    out.all = true;
+    return out;
+  }
+  const TableConfig target = pushable(state_.config);
+  std::unordered_map<uint32_t, const VipConfig*> held;
+  for (const VipConfig& v : synced_config_->vips) held.emplace(v.id, &v);
+  for (const VipConfig& v : target.vips) {
+    const auto it = held.find(v.id);
+    if (it != held.end() && same_key(key_of(*it->second), key_of(v))) out.installed.insert(v.id);
+  }
+  const TableDelta delta = diff_configs(*synced_config_, target);
+  for (const VipConfig& v : delta.vip_upserts) out.differing.insert(v.id);
+  for (const BackendUpsert& b : delta.backend_upserts) out.differing.insert(b.vip_id);
+  for (const BackendDelete& b : delta.backend_deletes) out.differing.insert(b.vip_id);
+  return out;
 }
 
 void Controller::observe_answer(const std::string& op, const json& answer) {

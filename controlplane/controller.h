@@ -38,6 +38,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "controlplane/api_error.h"
@@ -53,6 +54,8 @@
 namespace sluice::cp {
 
 using nlohmann::json;
+
+class BgpService;
 
 struct ControllerConfig {
   std::string state_file;
@@ -106,6 +109,18 @@ class Controller {
   uint64_t transactions_pushed() const { return transactions_pushed_; }
   uint64_t changes_pushed() const { return changes_pushed_; }
   bool in_sync(uint64_t now_ns) const;
+  // Which VIPs the live dataplane holds, and which of those differ from what
+  // it should hold (a push under way, or a refusal), for BGP (bgp_service.h).
+  // `all`: everything is in sync (the sets are then left empty).
+  struct VipSync {
+    bool all = false;
+    std::unordered_set<uint32_t> installed;  // VIP ids held with the same key
+    std::unordered_set<uint32_t> differing;
+  };
+  VipSync vip_sync(uint64_t now_ns) const;
+  // BGP announcements (null: off); answers bgp.show, host.drain and
+  // host.undrain, and adds its view to status.
+  void set_bgp(BgpService* bgp) { bgp_ = bgp; }
 
   // One API operation: a query answers from the state; a mutation edits a
   // candidate state (a copy) and says what to answer once it is applied.
@@ -160,6 +175,9 @@ class Controller {
   json op_config_check(const RequestArgs& args);
   json op_config_export(const RequestArgs& args);
   json op_flow_explain(const RequestArgs& args);
+  json op_bgp_show(const RequestArgs& args);
+  json op_host_drain(const RequestArgs& args);
+  json op_host_undrain(const RequestArgs& args);
   std::optional<ApiError> op_vip_add(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_vip_del(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_backend_add(const RequestArgs& args, State& next, json& result);
@@ -227,6 +245,7 @@ class Controller {
   uint64_t adopt_checked_boot_ = 0;
   const ApiServer* api_server_ = nullptr;
   HealthMonitor* health_ = nullptr;
+  BgpService* bgp_ = nullptr;
   ControlObserver* observer_ = nullptr;
   // Operations of deferred answers, per connection in request order (a
   // connection's answers come in its requests' order), for the observer.

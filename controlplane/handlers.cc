@@ -5,6 +5,7 @@
 
 #include "common/control_segment.h"
 #include "common/conn_state.h"
+#include "controlplane/bgp_service.h"
 #include "controlplane/controller.h"
 #include "controlplane/flow_entries.h"
 #include "controlplane/request_args.h"
@@ -47,6 +48,9 @@ std::span<const Controller::Operation> Controller::operations() {
       {"flow.explain", &Controller::op_flow_explain, nullptr},
       {"health.show", &Controller::op_health_show, nullptr},
       {"health.set", nullptr, &Controller::op_health_set},
+      {"bgp.show", &Controller::op_bgp_show, nullptr},
+      {"host.drain", &Controller::op_host_drain, nullptr},
+      {"host.undrain", &Controller::op_host_undrain, nullptr},
       {"vip.add", nullptr, &Controller::op_vip_add},
       {"vip.del", nullptr, &Controller::op_vip_del},
       {"backend.add", nullptr, &Controller::op_backend_add},
@@ -76,6 +80,7 @@ json Controller::op_status(const RequestArgs& args) {
               {"instance", link_.instance()},
               {"boot_id", hex64(h.boot_id)},
               {"pid", h.pid},
+              {"hash_seed", h.hash_seed},
               {"generation", h.applied_generation.load(std::memory_order_acquire)},
               {"config_digest", hex64(link_.applied_digest())},
               {"lcores", h.worker_lcores},
@@ -149,7 +154,11 @@ json Controller::op_status(const RequestArgs& args) {
                      {"rotations", audit_.rotations()},
                      {"max_bytes", audit_.rotation().max_bytes},
                      {"keep", audit_.rotation().keep}};
-  return ok_answer(json{{"dataplane", std::move(dp)}, {"controlplane", std::move(cp)}});
+  json answer = {{"dataplane", std::move(dp)}, {"controlplane", std::move(cp)}};
+  // What an operator compares across hosts (DESIGN.md section 8): the
+  // digests above, the hash seed and each VIP's announcement.
+  answer["bgp"] = bgp_ != nullptr ? bgp_->status_view(now_ns) : json{{"enabled", false}};
+  return ok_answer(std::move(answer));
 }
 
 // Every counter of the one list (common/counters.h), summed over the worker

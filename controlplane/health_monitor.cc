@@ -232,6 +232,16 @@ TableConfig HealthMonitor::effective(const TableConfig& desired) const {
   return out;
 }
 
+uint32_t HealthMonitor::serving_backends(const VipConfig& vip) const {
+  uint32_t n = 0;
+  for (const BackendConfig& be : vip.backends) {
+    if (be.state != BackendState::kActive || be.weight == 0) continue;
+    const auto it = entries_.find(be.id);
+    if (it == entries_.end() || it->second.health != health::Health::kUnhealthy) ++n;
+  }
+  return n;
+}
+
 json HealthMonitor::backend_view(const BackendConfig& be) const {
   const auto it = entries_.find(be.id);
   if (it == entries_.end()) {

@@ -52,6 +52,10 @@ class HealthMonitor {
   // `desired` with the backends health takes out disabled.
   TableConfig effective(const TableConfig& desired) const;
 
+  // Backends of `vip` that are administratively active (with a weight) and
+  // healthy or not yet probed: what BGP's min_healthy counts.
+  uint32_t serving_backends(const VipConfig& vip) const;
+
   // The API's views: a backend's health fields, and a VIP's health summary.
   nlohmann::json backend_view(const BackendConfig& be) const;
   nlohmann::json vip_view(const VipConfig& vip) const;

@@ -17,6 +17,7 @@
 #include "common/control_segment.h"
 #include "controlplane/api_server.h"
 #include "controlplane/audit_log.h"
+#include "controlplane/bgp_service.h"
 #include "controlplane/controller.h"
 #include "controlplane/dataplane_link.h"
 #include "controlplane/metrics_exporter.h"
@@ -144,6 +145,31 @@ int main(int argc, char** argv) {
   if (std::string e = health.start(); !e.empty()) return fatal(e);
   controller.set_health(&health);
 
+  // BGP announcements through BIRD (bgp_service.h), when asked for. The
+  // include file it reads back says what BIRD announces now; nothing
+  // changes upstream until the announcer decides otherwise.
+  std::unique_ptr<BgpService> bgp;
+  if (!opt.bird_socket.empty()) {
+    if (std::string e = make_parent_dirs(opt.bird_include); !e.empty()) return fatal(e);
+    BgpOptions bo;
+    bo.bird_socket = opt.bird_socket;
+    bo.bird_include = opt.bird_include;
+    bo.liveness_iface = opt.bird_liveness_iface;
+    bo.timing.hold_down_ns = opt.bgp_hold_down_ns;
+    std::string error;
+    bgp = BgpService::start(bo, audit, monotonic_ns(), error);
+    if (!bgp) return fatal(error);
+    controller.set_bgp(bgp.get());
+  }
+  auto tick = [&](uint64_t now_ns) {
+    controller.tick(now_ns);
+    if (bgp) bgp->tick(now_ns, controller, link, controller.health());
+  };
+  auto sleep_ns = [&](uint64_t now_ns) {
+    const uint64_t s = controller.sleep_ns();
+    return bgp ? std::min(s, bgp->sleep_ns(now_ns)) : s;
+  };
+
   std::unique_ptr<MetricsExporter> metrics;
   auto publish_metrics = [&] {
     if (metrics) {
@@ -191,11 +217,11 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "lb-controlplane: instance %s, control API on %s, state in %s\n",
                opt.instance.c_str(), opt.socket_path.c_str(), opt.state_file.c_str());
 
-  controller.tick(monotonic_ns());
+  tick(monotonic_ns());
   publish_metrics();
   while (!g_stop) {
-    server.poll_once(controller.sleep_ns(), &wait_mask);
-    controller.tick(monotonic_ns());
+    server.poll_once(sleep_ns(monotonic_ns()), &wait_mask);
+    tick(monotonic_ns());
     publish_metrics();
   }
   std::fprintf(stderr, "lb-controlplane: stopping\n");
@@ -209,6 +235,9 @@ int main(int argc, char** argv) {
     controller.tick(monotonic_ns());
   }
   server.shutdown();
-  std::fprintf(stderr, "lb-controlplane: stopped; the dataplane keeps forwarding\n");
+  // BIRD keeps announcing what the include file says (fail static): a
+  // restarted control plane takes it over without a flap.
+  std::fprintf(stderr, "lb-controlplane: stopped; the dataplane keeps forwarding%s\n",
+               bgp ? " and BIRD keeps its announcements" : "");
   return 0;
 }

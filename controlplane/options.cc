@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -23,7 +24,7 @@ struct RawNumbers {
   std::string ack_timeout_ms = "5000", hash_seed = "0", max_vips = "4096", max_backend_id = "65535",
               max_clients = "64", client_idle_timeout_ms = "10000",
               audit_log_max_bytes = "10485760", audit_log_keep = "5",
-              metrics_address = "127.0.0.1:9650";
+              metrics_address = "127.0.0.1:9650", bgp_hold_down = "10";
   bool metrics_no_backends = false;
 };
 
@@ -58,6 +59,19 @@ po::options_description daemon_options(Options& o, RawNumbers& raw) {
        "Attach the through-the-tunnel health probe's tc egress program to this interface "
        "(the one toward the backends; README, \"Health checking\"). Without it, tunnel "
        "checks do not run and their backends stay unknown.")
+      ("bird-socket", po::value(&o.bird_socket),
+       "Announce the VIPs over BGP through the BIRD 2 daemon whose control socket this is "
+       "(README, \"Many hosts\"). Without it nothing about BGP runs.")
+      ("bird-include", po::value(&o.bird_include),
+       "The file lb-controlplane writes for BIRD's configuration to include: static protocols "
+       "sluice4 and sluice6 with a route per announced VIP address (default "
+       "/run/sluice/INSTANCE.bird.conf; read back at start).")
+      ("bird-liveness-iface", po::value(&o.bird_liveness_iface)->default_value(o.bird_liveness_iface),
+       "The device every announced route goes via: lb-dataplane --liveness-iface keeps it while "
+       "it runs, so BIRD withdraws the moment the dataplane is gone, even without us.")
+      ("bgp-hold-down", po::value(&raw.bgp_hold_down)->default_value(raw.bgp_hold_down),
+       "Seconds a withdrawn VIP must be able to serve before it is announced again, so a "
+       "flapping backend cannot make upstream dampening suppress it (decimals allowed).")
       ("hash-seed", po::value(&raw.hash_seed)->default_value(raw.hash_seed),
        "Flow hash seed for flow.explain while no dataplane is attached (then the dataplane's).")
       ("max-vips", po::value(&raw.max_vips)->default_value(raw.max_vips),
@@ -84,6 +98,17 @@ po::options_description command_line_only() {
       ("config", po::value<std::string>(), "Daemon config file (INI style, same option names).");
   // clang-format on
   return desc;
+}
+
+// A Linux interface name that can also sit in BIRD's configuration quoted.
+bool valid_iface_name(const std::string& name) {
+  if (name.empty() || name.size() > 15) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 // Decimal, no sign, within [min, max].
@@ -193,6 +218,20 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
     return fail(e);
   }
   o.metrics_per_backend = !raw.metrics_no_backends;
+  if (o.bird_include.empty()) o.bird_include = "/run/sluice/" + o.instance + ".bird.conf";
+  if (!valid_iface_name(o.bird_liveness_iface)) {
+    return fail("--bird-liveness-iface '" + o.bird_liveness_iface +
+                "' is not an interface name (1 to 15 characters of [A-Za-z0-9._-])");
+  }
+  {
+    char* end = nullptr;
+    const double s = std::strtod(raw.bgp_hold_down.c_str(), &end);
+    if (raw.bgp_hold_down.empty() || end != raw.bgp_hold_down.c_str() + raw.bgp_hold_down.size() ||
+        !(s >= 0 && s <= 3600)) {
+      return fail("--bgp-hold-down '" + raw.bgp_hold_down + "' is not a number of seconds in [0, 3600]");
+    }
+    o.bgp_hold_down_ns = static_cast<uint64_t>(s * 1e9);
+  }
   o.metrics_address_given = vm.count("metrics-address") != 0 && !vm["metrics-address"].defaulted();
   exit_code = 0;
   return o;

@@ -29,6 +29,11 @@ struct Options {
   uint32_t max_clients = 64;                // control API connections at once
   uint32_t client_idle_timeout_ms = 10000;  // a connection without a request is closed after it
   std::string health_tunnel_iface;  // tunnel probes' tc program; empty: none
+  // BGP through BIRD (bgp_service.h); bird_socket empty: off.
+  std::string bird_socket;
+  std::string bird_include;  // default /run/sluice/INSTANCE.bird.conf
+  std::string bird_liveness_iface = "sluice-alive";
+  uint64_t bgp_hold_down_ns = 10'000'000'000;
 };
 
 // Returns the options, or nullopt after printing a message (stderr for

@@ -111,7 +111,9 @@ std::optional<ApiError> RequestArgs::vip_spec(const char* key, VipConfig& out) c
   if (it == req_.end()) return usage_error(path(key), "is required");
   if (!it->is_object()) return usage_error(path(key), "must be an object");
   const RequestArgs a(*it, path(key) + ".");
-  if (auto e = a.only({"address", "port", "protocol", "encap", "table_size"})) return e;
+  if (auto e = a.only({"address", "port", "protocol", "encap", "table_size", "min_healthy"})) {
+    return e;
+  }
   VipConfig vip;
   uint64_t port = 0;
   if (auto e = a.address("address", vip.address)) return e;
@@ -129,6 +131,11 @@ std::optional<ApiError> RequestArgs::vip_spec(const char* key, VipConfig& out) c
     uint64_t size = 0;
     if (auto e = a.uint("table_size", UINT32_MAX, size)) return e;
     vip.table_size = static_cast<uint32_t>(size);
+  }
+  if (a.has("min_healthy")) {
+    uint64_t n = 0;
+    if (auto e = a.uint("min_healthy", kMaxMinHealthy, n)) return e;
+    vip.min_healthy = static_cast<uint32_t>(n);
   }
   out = std::move(vip);
   return std::nullopt;

@@ -17,8 +17,8 @@ bool same_backend(const BackendConfig& a, const BackendConfig& b) {
 // Attributes and backends, ids included.
 bool same_vip(const VipConfig& a, const VipConfig& b) {
   if (a.id != b.id || !same_key(key_of(a), key_of(b)) || a.encap != b.encap ||
-      a.table_size != b.table_size || a.backends.size() != b.backends.size() ||
-      !same_health(a.health, b.health)) {
+      a.table_size != b.table_size || a.min_healthy != b.min_healthy ||
+      a.backends.size() != b.backends.size() || !same_health(a.health, b.health)) {
     return false;
   }
   for (size_t i = 0; i < a.backends.size(); ++i) {

@@ -24,6 +24,7 @@ json vip_view(const VipConfig& vip) {
               {"protocol", protocol_name(vip.protocol)},
               {"encap", encap_name(vip.encap)},
               {"table_size", vip.table_size},
+              {"min_healthy", vip.min_healthy},
               {"backends", std::move(backends)}};
 }
 

@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 
 #include "tools/lbctl/api_client.h"
+#include "tools/lbctl/bgp_commands.h"
 #include "tools/lbctl/commands.h"
 #include "tools/lbctl/exit_codes.h"
 #include "tools/lbctl/health_commands.h"
@@ -36,7 +37,10 @@ const std::vector<CommandSpec>& command_table() {
          "gue carries any address family mix)"},
         {"table-size", 0, "M",
          "Maglev table size, a prime from 7 to 16777213\n"
-         "(default 65537); 100 times the number of backends or more"}},
+         "(default 65537); 100 times the number of backends or more"},
+        {"min-healthy", 0, "N",
+         "BGP: announce the VIP's address only while at least N\n"
+         "backends are active and healthy or unknown (default 1)"}},
        {"lbctl vip add 192.0.2.10:80/tcp",
         "lbctl vip add '[2001:db8::10]:53/udp' --encap gue --table-size 251",
         "lbctl vip add 192.0.2.20:0/udp"},
@@ -259,6 +263,40 @@ const std::vector<CommandSpec>& command_table() {
        {},
        {"lbctl flow explain 203.0.113.7 40000 192.0.2.10 80 tcp"},
        cmd_flow_explain},
+      {"bgp", "show", "What this host announces over BGP, and why",
+       "Shows the BGP announcements lb-controlplane makes through BIRD\n"
+       "(--bird-socket): BIRD's connection and sessions, the host's state\n"
+       "(serving, graceful-shutdown, withdrawn, drained) and, per VIP, whether\n"
+       "its address is announced and why. An address is announced while the\n"
+       "dataplane is alive, the VIP is in sync and at least min_healthy of its\n"
+       "backends are healthy or not yet probed, for every VIP on it; once\n"
+       "withdrawn it waits a hold-down (--bgp-hold-down) before it returns.",
+       {},
+       {},
+       {"lbctl bgp show", "lbctl -o json bgp show"},
+       cmd_bgp_show},
+      {"host", "drain", "Planned stop: move traffic away, then withdraw",
+       "Drains this host before maintenance: the routes are first tagged with\n"
+       "the graceful-shutdown community (RFC 8326, 65535:0) so that routers\n"
+       "prefer the other hosts while the routes still exist, then withdrawn;\n"
+       "then lbctl waits until VIP traffic stops arriving (or --timeout) and\n"
+       "reports the host drained. Flows that move keep their backend: every\n"
+       "host picks the same one. The host stays drained (also across a control\n"
+       "plane restart) until 'lbctl host undrain'.",
+       {},
+       {{"gshut-time", 0, "SECONDS", "how long the routes stay tagged before the\n"
+                                     "withdrawal (default 5)"},
+        {"timeout", 0, "SECONDS", "how long to wait for traffic to stop after the\n"
+                                  "withdrawal (default 30)"}},
+       {"lbctl host drain", "lbctl host drain --gshut-time 30 --timeout 120"},
+       cmd_host_drain},
+      {"host", "undrain", "Return a drained host to service",
+       "Ends a drain: every VIP address that can serve is announced at once\n"
+       "(no hold-down), the others as soon as they can.",
+       {},
+       {},
+       {"lbctl host undrain"},
+       cmd_host_undrain},
   };
   return kCommands;
 }

@@ -233,6 +233,7 @@ void cmd_vip_add(const Invocation& inv, ApiClient& client, std::string& out) {
   if (const auto size = inv.option("table-size")) {
     vip["table_size"] = uint_value(inv, "table size", *size);
   }
+  if (const auto n = inv.option("min-healthy")) vip["min_healthy"] = uint_value(inv, "min-healthy", *n);
   const Answer answer = call(inv, client, {{"op", "vip.add"}, {"vip", vip}}, Hints{});
   const json v = view(answer.result, "vip");
   print_mutation(inv, answer,

@@ -2,6 +2,7 @@
 
 #include "common/health_config.h"
 #include "tools/lbctl/api_client.h"
+#include "tools/lbctl/ask_daemon.h"
 #include "tools/lbctl/exit_codes.h"
 #include "tools/lbctl/output.h"
 #include "tools/lbctl/values.h"
@@ -13,23 +14,6 @@ namespace {
 [[noreturn]] void invalid(const Invocation& inv, const std::string& message) {
   throw CliError(Exit::kInvalid, message,
                  "run '" + command_name(*inv.command) + " --help' for the accepted values");
-}
-
-json ask(const Invocation& inv, ApiClient& client, const json& request) {
-  const json answer = client.call(request);
-  if (answer["ok"].get<bool>()) return answer["result"];
-  const json& e = answer["error"];
-  const std::string code = e["code"].get<std::string>();
-  const Exit exit = exit_for_daemon_code(code);
-  std::string hint;
-  if (exit == Exit::kNotFound) {
-    hint = "run 'lbctl vip list' (or 'lbctl backend list VIPKEY') to see what exists";
-  } else if (exit == Exit::kInvalid || exit == Exit::kUsage) {
-    hint = "run '" + command_name(*inv.command) + " --help' for the accepted values";
-  } else if (exit == Exit::kPending) {
-    hint = "do not retry: the change is the desired state already";
-  }
-  throw CliError(exit, e["message"].get<std::string>(), hint);
 }
 
 std::string vip_key(const Invocation& inv) {
@@ -116,7 +100,7 @@ void cmd_health_set(const Invocation& inv, ApiClient& client, std::string& out) 
     throw CliError(Exit::kUsage, "health set needs at least one field to set (or --reset)",
                    "run 'lbctl health set --help' for the fields");
   }
-  const json result = ask(inv, client, request);
+  const json result = ask_daemon(inv, client, request);
   if (inv.globals.output == OutputFormat::kJson) {
     out += json_text(result);
     return;
@@ -134,7 +118,7 @@ void cmd_health_set(const Invocation& inv, ApiClient& client, std::string& out) 
 }
 
 void cmd_health_show(const Invocation& inv, ApiClient& client, std::string& out) {
-  const json result = ask(inv, client, {{"op", "health.show"}, {"vip", vip_key(inv)}});
+  const json result = ask_daemon(inv, client, {{"op", "health.show"}, {"vip", vip_key(inv)}});
   out += inv.globals.output == OutputFormat::kJson ? json_text(result) : render_health_show(result);
 }
 
@@ -177,7 +161,8 @@ std::string render_health_show(const json& result) {
                      ? be["overrides"].dump()
                      : "-"});
     }
-    out += "\n" + t.render();
+    out += '\n';
+    out += t.render();
   }
   return out;
 }

@@ -264,6 +264,27 @@ std::string mib(const json& bytes) {
 
 }  // namespace
 
+namespace {
+
+// The BGP part of status: what an operator compares across hosts.
+void add_bgp_status(KeyValues& kv, const json& bgp) {
+  if (!bgp.is_object()) return;
+  if (field(bgp, "enabled") != true) {
+    kv.add("bgp", "off (no --bird-socket)");
+    return;
+  }
+  kv.add("bgp", "host " + cell(bgp, "host") + ", BIRD " +
+                    (field(bgp, "bird_connected") == true ? "connected" : "not connected") + ", " +
+                    cell(bgp, "sessions_established") + " sessions established");
+  for (const json& v : array_field(bgp, "vips")) {
+    std::string line = field(v, "announced") == true ? "announced" : "withdrawn";
+    line += ": " + cell(v, "reason");
+    kv.add(cell(v, "vip"), line, 1);
+  }
+}
+
+}  // namespace
+
 std::string render_status(const json& result) {
   KeyValues kv;
   const json& dp = field(result, "dataplane");
@@ -284,6 +305,7 @@ std::string render_status(const json& result) {
     const json& hb = field(dp, "heartbeat_age_ms");
     kv.add("heartbeat age", hb.is_number() ? cell(hb) + " ms" : cell(hb), 1);
     kv.add("config digest", cell(dp, "config_digest"), 1);
+    kv.add("hash seed", cell(dp, "hash_seed"), 1);
     // Busy is not dead: a build in progress says how far it got.
     const json& b = field(dp, "building");
     if (b.is_object()) {
@@ -321,8 +343,8 @@ std::string render_status(const json& result) {
       kv.add("port " + (id.is_null() ? std::to_string(i) : cell(id)), line, 1);
     }
     add_unknown(kv, dp,
-                {"attached", "instance", "pid", "boot_id", "generation", "lcores", "uptime_s",
-                 "heartbeat_age_ms", "config_digest", "building", "table_memory_used_bytes",
+                {"attached", "instance", "pid", "boot_id", "hash_seed", "generation", "lcores",
+                 "uptime_s", "heartbeat_age_ms", "config_digest", "building", "table_memory_used_bytes",
                  "table_memory_budget_bytes", "refused_transactions", "ports"},
                 1);
   }
@@ -391,7 +413,53 @@ std::string render_status(const json& result) {
                "sync_error", "push_in_flight", "queued_changes", "transactions_pushed",
                "changes_pushed", "audit_log", "adopted", "api", "health"},
               1);
+  add_bgp_status(kv, field(result, "bgp"));
   return kv.render();
+}
+
+std::string render_bgp_show(const json& result) {
+  if (field(result, "enabled") != true) {
+    return "BGP is off: lb-controlplane runs without --bird-socket\n";
+  }
+  KeyValues kv;
+  const json& bird = field(result, "bird");
+  const json& connected = field(bird, "connected");
+  kv.add("bird", connected == true ? "connected, version " + cell(bird, "version") : "not connected");
+  kv.add("socket", cell(bird, "socket"), 1);
+  kv.add("include file", cell(bird, "include_file"), 1);
+  kv.add("liveness device", cell(bird, "liveness_iface"), 1);
+  kv.add("applied", yes_no(field(bird, "applied")) + " (" + cell(bird, "configures") +
+                        " configures, " + cell(bird, "reconnects") + " reconnections)",
+         1);
+  for (const char* key : {"error", "file_error"}) {
+    const json& e = field(bird, key);
+    if (e.is_string() && !e.get<std::string>().empty()) kv.add(key, cell(e), 1);
+  }
+  const json& host = field(result, "host");
+  kv.add("host", cell(host, "state"));
+  kv.add("hold-down", cell(result, "hold_down_s") + " s", 1);
+  std::string text = kv.render();
+
+  Table sessions({{"session"}, {"protocol"}, {"state"}, {"info"}});
+  for (const json& p : array_field(bird, "sessions")) {
+    sessions.add_row({cell(p, "name"), cell(p, "protocol"), cell(p, "state"), cell(p, "info")});
+  }
+  if (sessions.rows() != 0) {
+    text += '\n';
+    text += sessions.render();
+  }
+
+  Table vips({{"vip"}, {"prefix"}, {"announced"}, {"backends", Table::Align::kRight},
+              {"reason"}});
+  for (const json& v : array_field(result, "vips")) {
+    vips.add_row({cell(v, "vip"), cell(v, "prefix"), yes_no(field(v, "announced")),
+                  cell(v, "serving_backends") + "/" + cell(v, "backends") + " (min " +
+                      cell(v, "min_healthy") + ")",
+                  cell(v, "reason")});
+  }
+  text += '\n';
+  text += vips.render();
+  return text;
 }
 
 std::string render_stats(const json& result) {

@@ -67,6 +67,7 @@ std::string render_vip_list(const json& result);
 std::string render_vip_show(const json& result);
 std::string render_backend_list(const json& result);
 std::string render_status(const json& result);
+std::string render_bgp_show(const json& result);
 // COUNTER VALUE in the order of the counter list (common/counters.h);
 // counters lbctl does not know follow alphabetically. One line when no
 // dataplane is attached.
