@@ -454,6 +454,48 @@ TEST(Output, StatsFollowTheCounterList) {
             "no dataplane attached: no counters to show (run 'lbctl status' to see why)\n");
 }
 
+TEST(Output, BgpShowAndStatus) {
+  EXPECT_EQ(render_bgp_show(nlohmann::json::parse(R"js({"enabled": false, "vips": []})js")),
+            "BGP is off: lb-controlplane runs without --bird-socket\n");
+  const auto shown = nlohmann::json::parse(R"js({
+    "enabled": true, "hold_down_s": 10.0,
+    "bird": {"connected": true, "version": "2.0.12", "socket": "/run/bird/bird.ctl",
+             "include_file": "/run/sluice/sluice.bird.conf", "liveness_iface": "sluice-alive",
+             "applied": true, "configures": 3, "reconnects": 1, "error": "", "file_error": "",
+             "sessions": [{"name": "upstream", "protocol": "BGP", "state": "up",
+                           "since": "18:00:01.000", "info": "Established"}]},
+    "host": {"state": "serving", "since_s": 12.0, "starting": false},
+    "vips": [{"vip": "192.0.2.10:80/tcp", "prefix": "192.0.2.10/32", "announced": true,
+              "reason": "can serve", "serving_backends": 3, "backends": 3, "min_healthy": 1},
+             {"vip": "192.0.2.11:80/tcp", "prefix": "192.0.2.11/32", "announced": false,
+              "reason": "hold-down: can serve again, announced after 4.2 s",
+              "serving_backends": 1, "backends": 1, "min_healthy": 1}]})js");
+  const std::string text = render_bgp_show(shown);
+  EXPECT_NE(text.find("bird:               connected, version 2.0.12\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("host:               serving\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("upstream  BGP       up     Established"), std::string::npos) << text;
+  EXPECT_NE(text.find("192.0.2.11:80/tcp  192.0.2.11/32  no"), std::string::npos) << text;
+  EXPECT_NE(text.find("hold-down: can serve again, announced after 4.2 s"), std::string::npos)
+      << text;
+  // status: the BGP lines an operator compares across hosts.
+  const auto status = nlohmann::json::parse(R"js({
+    "dataplane": {"attached": false, "instance": "sluice", "reason": "not attached yet"},
+    "controlplane": {},
+    "bgp": {"enabled": true, "host": "drained", "bird_connected": true,
+            "sessions_established": 1,
+            "vips": [{"vip": "192.0.2.10:80/tcp", "announced": false,
+                      "reason": "host drained (lbctl host drain)"}]}})js");
+  const std::string st = render_status(status);
+  EXPECT_NE(st.find("\nbgp: "), std::string::npos) << st;
+  EXPECT_NE(st.find(" host drained, BIRD connected, 1 sessions established\n"),
+            std::string::npos)
+      << st;
+  EXPECT_NE(st.find("\n  192.0.2.10:80/tcp: "), std::string::npos) << st;
+  EXPECT_NE(st.find(" withdrawn: host drained (lbctl host drain)\n"),
+            std::string::npos)
+      << st;
+}
+
 TEST(Output, FlowExplain) {
   const auto result = nlohmann::json::parse(R"({"vip": "192.0.2.10:80/tcp",
     "hash": "885b50519e1166ad", "table_size": 65537, "slot": 34981,

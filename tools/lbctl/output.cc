@@ -305,7 +305,7 @@ std::string render_status(const json& result) {
     const json& hb = field(dp, "heartbeat_age_ms");
     kv.add("heartbeat age", hb.is_number() ? cell(hb) + " ms" : cell(hb), 1);
     kv.add("config digest", cell(dp, "config_digest"), 1);
-    kv.add("hash seed", cell(dp, "hash_seed"), 1);
+    if (!field(dp, "hash_seed").is_null()) kv.add("hash seed", cell(dp, "hash_seed"), 1);
     // Busy is not dead: a build in progress says how far it got.
     const json& b = field(dp, "building");
     if (b.is_object()) {
