@@ -11,6 +11,12 @@ are printed (or written) as JSON.
                  request not answered within TIMEOUT seconds (default 3)
                  fails its connection; writes per-connection results (with
                  the connection's local port) to OUT
+  client_tool.py http-long-post HOST PORT CONNS SECONDS OUT BYTES [TIMEOUT [INTERVAL]]
+                 as http-long, but every request uploads BYTES bytes and the
+                 answer must say that many arrived (data both ways, checked)
+  client_tool.py http-ports HOST PORT FIRST COUNT one connection from each local port
+                 FIRST..FIRST+COUNT-1 (fixed source ports: the flows are
+                 known in advance); prints which backend answered each port
   client_tool.py udp-many HOST PORT COUNT         one datagram per source port
   client_tool.py post HOST PORT BYTES             one upload, DF set (Linux default)
 """
@@ -64,7 +70,37 @@ def http_many(host, port, count):
             "failed_ports": failed_ports}
 
 
-def http_long(host, port, conns, seconds, out_path, timeout=3.0, interval=0.1):
+def http_ports(host, port, first, count):
+    ports, failures, errors = {}, 0, []
+    deadline = time.time() + 120
+    for local_port in range(first, first + count):
+        if time.time() > deadline:
+            failures += 1
+            continue
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                             socket.SOCK_STREAM)
+        conn = http.client.HTTPConnection(host, port, timeout=3)
+        try:
+            # A port used by an earlier run may still be in TIME_WAIT.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.settimeout(3)
+            sock.bind(("", local_port))
+            sock.connect((host, port))
+            conn.sock = sock
+            conn.request("GET", "/", headers={"Connection": "close"})
+            ports[local_port] = backend_of(conn.getresponse().read().decode())
+        except (OSError, http.client.HTTPException) as e:
+            failures += 1
+            ports[local_port] = None
+            if len(errors) < 5:
+                errors.append(f"port {local_port}: {e!r}")
+        finally:
+            conn.close()
+            sock.close()
+    return {"ports": ports, "failures": failures, "errors": errors}
+
+
+def http_long(host, port, conns, seconds, out_path, timeout=3.0, interval=0.1, post_bytes=0):
     stop = [False]
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
     state = []
@@ -78,8 +114,17 @@ def http_long(host, port, conns, seconds, out_path, timeout=3.0, interval=0.1):
             if s["failed"]:
                 continue  # a broken connection stays broken: count, not retry
             try:
-                s["conn"].request("GET", "/")
-                name = backend_of(s["conn"].getresponse().read().decode())
+                if post_bytes:
+                    # A different body every time, so nothing stale passes.
+                    body = (b"%d:" % s["ok"]).ljust(post_bytes, b"x")
+                    s["conn"].request("POST", "/", body=body)
+                    answer = s["conn"].getresponse().read().decode()
+                    if f"got {post_bytes} bytes" not in answer:
+                        raise ValueError(f"sent {post_bytes} bytes, the backend said {answer!r}")
+                else:
+                    s["conn"].request("GET", "/")
+                    answer = s["conn"].getresponse().read().decode()
+                name = backend_of(answer)
                 if not s["backends"] or s["backends"][-1] != name:
                     s["backends"].append(name)
                 # http.client reconnects silently after the server closed a
@@ -89,7 +134,7 @@ def http_long(host, port, conns, seconds, out_path, timeout=3.0, interval=0.1):
                     raise ConnectionError(f"reconnected from port {s['port']} to {sock_port}")
                 s["port"] = sock_port
                 s["ok"] += 1
-            except (OSError, http.client.HTTPException) as e:
+            except (OSError, http.client.HTTPException, ValueError) as e:
                 s["failed"] += 1
                 s["errors"].append(repr(e))
         with open(out_path + ".tmp", "w") as f:
@@ -137,6 +182,11 @@ def main():
     elif cmd == "http-long":
         result = http_long(args[0], int(args[1]), int(args[2]), float(args[3]), args[4],
                            *map(float, args[5:7]))
+    elif cmd == "http-long-post":
+        result = http_long(args[0], int(args[1]), int(args[2]), float(args[3]), args[4],
+                           *map(float, args[6:8]), post_bytes=int(args[5]))
+    elif cmd == "http-ports":
+        result = http_ports(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif cmd == "udp-many":
         result = udp_many(args[0], int(args[1]), int(args[2]))
     elif cmd == "post":
