@@ -58,6 +58,12 @@ def run_bgp_test(name, tag, build, body, failures, hosts=3, hold_down=3):
         print(f"{name}: {problem}")
         return 1 if os.environ.get("CI") == "true" else SKIP
     started = time.time()
+
+    def on_term(signum, _frame):
+        # meson's timeout sends SIGTERM: leave through the context manager,
+        # so that the daemons end and the namespaces go.
+        raise SystemExit(f"{name}: ended by signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
     with BgpLab(build, f"{tag}{os.getpid() % 1000}", hosts=hosts, hold_down=hold_down) as lab:
         try:
             body(lab)
