@@ -87,8 +87,11 @@ def new_flows(lab, key):
 def case_routes_and_same_choice(lab):
     everyone = {h.i for h in lab.hosts}
     for p in (P_WEB, P_WEB6, P_FLAP):
-        check(lab.router_hosts(p) == everyone,
-              f"routes: the router sends {p} to every host ({sorted(lab.router_hosts(p))})")
+        routes = lab.router_routes(p)
+        hops = len(routes[0].get("nexthops", [routes[0]])) if routes else 0
+        check(len(routes) == 1 and hops == len(lab.hosts) and lab.router_hosts(p) == everyone,
+              f"routes: the router has one route for {p} with a next hop per host "
+              f"({len(routes)} routes, {hops} next hops: {sorted(lab.router_hosts(p))})")
     for h in lab.hosts:
         st = h.json("status")
         check(st.get("dataplane", {}).get("hash_seed") == bgp_lab.HASH_SEED,
@@ -170,6 +173,7 @@ def case_moved_flows(lab):
     # route, with the community and local preference 0: not in ECMP, but
     # there for as long as the host is the only way.
     gshut = lab.router_birdc("show", "route", P_WEB, "all")
+    state_in_gshut = victim.bgp()["host"]["state"]
     th.join(60)
     r = drain.get("r")
     check(r is not None and r.returncode == 0,
@@ -183,6 +187,8 @@ def case_moved_flows(lab):
           "BGP.local_pref: 0" in tagged[0],
           f"moved flows: during the graceful-shutdown time the router holds {victim.name}'s route "
           f"with community (65535,0) and local preference 0 ({len(paths)} paths)")
+    check(state_in_gshut == "graceful-shutdown",
+          f"moved flows: meanwhile {victim.name} says graceful-shutdown ({state_in_gshut})")
     bgp = victim.bgp()
     check(bgp["host"]["state"] == "drained" and not any(v["announced"] for v in bgp["vips"]),
           f"moved flows: {victim.name} is drained and announces nothing ({bgp['host']['state']})")
@@ -269,7 +275,10 @@ def case_hysteresis(lab):
     flap_server(lab, 1, 1, flap_for)
     time.sleep(flap_for + 0.3)
     t_stable = time.time()
-    back = lab.wait_router(P_FLAP, lambda hs: hs == everyone, HOLD_DOWN + 10, poll=0.05)
+    time.sleep(1)
+    flap_view = [v for v in lab.hosts[0].bgp()["vips"] if v["prefix"] == P_FLAP]
+    back = lab.wait_router(P_FLAP, lambda hs: hs == everyone, HOLD_DOWN + 10, poll=0.05,
+                           since=t_stable)
     time.sleep(0.3)
     events = monitor.events(P_FLAP)
     monitor.stop()
@@ -296,6 +305,10 @@ def case_hysteresis(lab):
     check(back is not None and back >= HOLD_DOWN - 0.5,
           f"hysteresis: announced again {back and round(back, 2)} s after the flapping stopped "
           f"(hold-down {HOLD_DOWN} s)")
+    remaining = flap_view[0].get("hold_down_remaining_s", 0) if flap_view else 0
+    check(flap_view and not flap_view[0]["announced"] and 0 < remaining < HOLD_DOWN,
+          f"hysteresis: a second after it stopped flapping h1 waits out the hold-down "
+          f"({remaining} s left: {flap_view and flap_view[0]['reason']})")
     measured["flap_route_changes"] = len(during)
     measured["flap_return_s"] = back and round(back, 2)
     print(f"     route changes while flapping: {[(round(t, 2), sorted(hs)) for t, hs in during]}; "

@@ -399,18 +399,20 @@ class BgpLab(Lab):
 
     def router_hosts(self, prefix):
         """The hosts the router's kernel sends `prefix` to (indices)."""
-        fam = "-6" if ":" in prefix else "-4"
-        r = subprocess.run(["ip", fam, "-j", "-n", self.ns_router, "route", "show", "exact", prefix],
-                           capture_output=True, text=True, timeout=10)
-        if r.returncode != 0 or not r.stdout.strip():
-            return set()
         hosts = set()
-        for route in json.loads(r.stdout):
+        for route in self.router_routes(prefix):
             hops = route.get("nexthops") or [route]
             for hop in hops:
                 if "gateway" in hop:
                     hosts.add(self.host_of(hop["gateway"]))
         return hosts
+
+    def router_routes(self, prefix):
+        """The router's kernel routes for exactly `prefix` (ip -j)."""
+        fam = "-6" if ":" in prefix else "-4"
+        r = subprocess.run(["ip", fam, "-j", "-n", self.ns_router, "route", "show", "exact", prefix],
+                           capture_output=True, text=True, timeout=10)
+        return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else []
 
     def wait_router(self, prefix, cond, seconds, poll=0.02, since=None):
         """Polls the router's route for `prefix` every `poll` seconds until
