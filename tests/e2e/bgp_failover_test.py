@@ -146,6 +146,7 @@ def case_controlplane_restart(lab):
         check(lab.router_hosts(P_WEB) == everyone and lab.router_hosts(P_WEB6) == everyone,
               f"control plane restarted alone ({signal.Signals(sig).name}): every host still in the "
               f"routes")
+    check(monitor.alive(), "control plane restarted alone: ip monitor watched all along")
     monitor.stop()
     lines = monitor.lines_for([P_WEB, P_WEB6])
     check(not lines, f"control plane restarted alone: no change of a VIP route at the router "

@@ -301,6 +301,10 @@ class RouteMonitor:
         lab.spawn(name, ["ip", "-n", lab.ns_router, "-ts", "monitor", "route"])
         time.sleep(0.2)  # let it subscribe before anything happens
 
+    def alive(self):
+        p = self.lab.procs.get(self.name)
+        return p is not None and p.poll() is None
+
     def stop(self):
         self.lab.stop(self.name)
 
