@@ -30,7 +30,6 @@ Usage: bgp_ecmp_test.py BUILD_DIR
 """
 import json
 import os
-import signal
 import sys
 import threading
 import time

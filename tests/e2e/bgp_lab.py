@@ -262,10 +262,6 @@ class Host:
     def bgp(self):
         return self.json("bgp", "show")
 
-    def announced(self):
-        """The prefixes this host's control plane announces now."""
-        return {v["prefix"] for v in self.bgp().get("vips", []) if v.get("announced")}
-
     def vip_new_flows(self, vip_key_part):
         """New flows this host's dataplane took for the VIP whose key
         contains `vip_key_part` (e.g. "192.0.2.10:80")."""
@@ -284,11 +280,6 @@ class Host:
             return None
         flags = json.loads(r.stdout)[0].get("flags", [])
         return "up" if "UP" in flags else "down"
-
-    def birdc(self, *args):
-        r = subprocess.run(["/usr/sbin/birdc", "-s", self.bird_ctl, *args],
-                           capture_output=True, text=True, timeout=10)
-        return r.stdout
 
 
 class RouteMonitor:
