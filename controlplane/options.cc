@@ -1,6 +1,7 @@
 #include "controlplane/options.h"
 
 #include "common/control_segment.h"
+#include "common/iface_name.h"
 #include "controlplane/metrics_address.h"
 
 #include <boost/program_options.hpp>
@@ -98,17 +99,6 @@ po::options_description command_line_only() {
       ("config", po::value<std::string>(), "Daemon config file (INI style, same option names).");
   // clang-format on
   return desc;
-}
-
-// A Linux interface name that can also sit in BIRD's configuration quoted.
-bool valid_iface_name(const std::string& name) {
-  if (name.empty() || name.size() > 15) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 // Decimal, no sign, within [min, max].

@@ -25,18 +25,6 @@ std::string quoted(const std::string& name) {
 
 }  // namespace
 
-bool valid_iface_name(const std::string& name) {
-  // A subset of what the kernel allows: the name also sits quoted in BIRD's
-  // configuration (lb-controlplane --bird-liveness-iface checks the same).
-  if (name.empty() || name.size() >= IFNAMSIZ || name == "." || name == "..") return false;
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 std::string LivenessIface::create(const std::string& name) {
   std::string what = "--liveness-iface ";
   what += quoted(name);

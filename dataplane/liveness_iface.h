@@ -24,6 +24,8 @@
 
 #include <string>
 
+#include "common/iface_name.h"
+
 namespace sluice::dp {
 
 class LivenessIface {
@@ -54,9 +56,5 @@ class LivenessIface {
   int fd_ = -1;
   bool up_ = false;
 };
-
-// Whether `name` is a Linux interface name that BIRD's configuration can
-// quote as it is: 1 to 15 characters of [A-Za-z0-9._-], not "." or "..".
-bool valid_iface_name(const std::string& name);
 
 }  // namespace sluice::dp
