@@ -453,8 +453,12 @@ void Controller::tick(uint64_t now_ns) {
   const bool health_changed =
       health_ != nullptr && health_->sync(state_.config, version_, now_ns, link_);
   // The same for a slow-start ramp's next level (or a backend health put
-  // back, which starts one).
-  const bool ramp_changed = slow_start_.update(effective(state_.config), now_ns);
+  // back, which starts one). While a change is being pushed, its
+  // configuration is the one to follow: a backend it brings back keeps the
+  // ramp its push started.
+  const TableConfig& heading =
+      pending_ && pending_->batch ? pending_->batch->next.config : state_.config;
+  const bool ramp_changed = slow_start_.update(effective(heading), now_ns);
   if (health_changed || ramp_changed) {
     desired_digest_ = config_digest(pushable(state_.config));
   }
