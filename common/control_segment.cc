@@ -591,6 +591,7 @@ VipDropCounters* ControlSegment::vip_drop_counters(uint32_t lcore) {
 namespace {
 
 uint64_t relaxed(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
+uint32_t relaxed(const uint32_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
 
 void add_traffic(TrafficCounters& sum, const TrafficCounters& c) {
   sum.packets += relaxed(c.packets);

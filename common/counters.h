@@ -128,8 +128,10 @@ struct VipDropCounters {
   uint64_t value[kVipDropReasonCount];
 };
 
-// Per-VIP and per-backend traffic, indexed by VIP slot and backend id.
-struct TrafficCounters {
+// Per-VIP and per-backend traffic, indexed by VIP slot and backend id. One
+// cache line each, so that the packet and byte counts a forwarded packet
+// adds to never straddle two.
+struct alignas(64) TrafficCounters {
   uint64_t packets;
   uint64_t bytes;
   uint64_t new_flows;
@@ -146,10 +148,22 @@ struct TrafficCounters {
   // replaced, or is found expired (on reuse, or by the worker's sweep).
   // Counters only go up: a backend's entries of a class are in - out,
   // summed over the lcores. What least-connections and power-of-two count.
-  uint64_t active_in;
-  uint64_t active_out;
-  uint64_t inactive_in;
-  uint64_t inactive_out;
+  // 32 bits, taken modulo 2^32 (they wrap): in - out stays exact while a
+  // backend has fewer than 2^31 entries of a class, and the struct fits
+  // its line.
+  uint32_t active_in;
+  uint32_t active_out;
+  uint32_t inactive_in;
+  uint32_t inactive_out;
 };
+static_assert(sizeof(TrafficCounters) == 64);
+
+// Entries of a class from its in and out counts (modulo 2^32, as they wrap).
+inline uint32_t entries_of_class(uint32_t in, uint32_t out) {
+  const uint32_t n = in - out;
+  // A reader that saw an out newer than its in (it reads out first, so only
+  // a torn sum could) would get a wrapped difference: none then.
+  return n > (1u << 31) ? 0 : n;
+}
 
 }  // namespace sluice

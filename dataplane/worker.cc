@@ -104,8 +104,9 @@ void WorkerContext::set_peers(const TrafficCounters* const* backends, uint32_t n
 uint64_t WorkerContext::connection_cost(uint32_t id) const {
   const TrafficCounters& own = backend_counters_[id];
   const PeerCount& peers = peer_counts_[id];
-  return sluice::connection_cost(peers.active + (own.active_in - own.active_out),
-                                 peers.inactive + (own.inactive_in - own.inactive_out));
+  return sluice::connection_cost(
+      uint64_t{peers.active} + entries_of_class(own.active_in, own.active_out),
+      uint64_t{peers.inactive} + entries_of_class(own.inactive_in, own.inactive_out));
 }
 
 void WorkerContext::refresh_peer_counts() {
@@ -120,12 +121,12 @@ void WorkerContext::refresh_peer_counts() {
         const TrafficCounters& c = peers_[l][id];
         // Each lcore writes its own block with plain stores; out before in,
         // since an entry is counted in before it is counted out.
-        const uint64_t a_out = __atomic_load_n(&c.active_out, __ATOMIC_RELAXED);
-        const uint64_t i_out = __atomic_load_n(&c.inactive_out, __ATOMIC_RELAXED);
-        const uint64_t a_in = __atomic_load_n(&c.active_in, __ATOMIC_RELAXED);
-        const uint64_t i_in = __atomic_load_n(&c.inactive_in, __ATOMIC_RELAXED);
-        active += a_in > a_out ? a_in - a_out : 0;
-        inactive += i_in > i_out ? i_in - i_out : 0;
+        const uint32_t a_out = __atomic_load_n(&c.active_out, __ATOMIC_RELAXED);
+        const uint32_t i_out = __atomic_load_n(&c.inactive_out, __ATOMIC_RELAXED);
+        const uint32_t a_in = __atomic_load_n(&c.active_in, __ATOMIC_RELAXED);
+        const uint32_t i_in = __atomic_load_n(&c.inactive_in, __ATOMIC_RELAXED);
+        active += entries_of_class(a_in, a_out);
+        inactive += entries_of_class(i_in, i_out);
       }
       peer_counts_[id] = {static_cast<uint32_t>(active), static_cast<uint32_t>(inactive)};
     }
