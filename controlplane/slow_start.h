@@ -14,8 +14,11 @@
 // scale are ramped in their own units.)
 //
 // A VIP's backends that arrive with the VIP, or that the control plane
-// finds at start, do not ramp: they start together. Not thread-safe: the
-// control plane's loop.
+// finds at start, do not ramp: they start together. Ramps live in memory
+// only: a control plane restarted mid-ramp pushes full weights (and one
+// that adopts a dataplane's applied configuration mid-ramp adopts the ramp's
+// scaled weights as its desired state). Not thread-safe: the control
+// plane's loop.
 #pragma once
 
 #include <cstdint>
