@@ -19,6 +19,7 @@ uint64_t backend_digest(const BackendConfig& be) {
   std::memcpy(fixed + 4, &be.weight, 4);
   fixed[8] = static_cast<uint8_t>(be.state);
   fixed[9] = be.address.family;
+  fixed[10] = be.backup ? 1 : 0;  // was padding (0): a primary digests as before
   std::memcpy(fixed + 12, be.address.bytes, 16);
   return hash_bytes(be.name.data(), be.name.size(), hash_bytes(fixed, sizeof fixed, kBackendSeed));
 }
@@ -36,7 +37,17 @@ uint64_t vip_digest(const VipConfig& vip) {
   std::memcpy(fixed + 16, vip.address.bytes, 16);
   uint64_t backends = 0;
   for (const BackendConfig& be : vip.backends) backends += backend_digest(be);
-  const uint64_t h = hash_bytes(fixed, sizeof fixed, kVipSeed);
+  uint64_t h = hash_bytes(fixed, sizeof fixed, kVipSeed);
+  // The scheduling policy only when it is not the default, so that a VIP
+  // that keeps the defaults digests as it did before the policy existed.
+  if (vip.scheduler != Scheduler::kMaglev || vip.no_backend != NoBackend::kDrop ||
+      vip.slow_start_s != 0) {
+    uint8_t policy[8] = {};
+    policy[0] = static_cast<uint8_t>(vip.scheduler);
+    policy[1] = static_cast<uint8_t>(vip.no_backend);
+    std::memcpy(policy + 4, &vip.slow_start_s, 4);
+    h = hash_bytes(policy, sizeof policy, h);
+  }
   return hash_detail::mum(h ^ hash_detail::kSecret[2], backends ^ hash_detail::kSecret[3]);
 }
 

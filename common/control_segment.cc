@@ -65,6 +65,9 @@ void put_vip(VipMsg& v, const VipConfig& vip) {
   v.family = vip.address.family;
   v.protocol = vip.protocol;
   v.encap = static_cast<uint8_t>(vip.encap);
+  v.scheduler = static_cast<uint8_t>(vip.scheduler);
+  v.no_backend = static_cast<uint8_t>(vip.no_backend);
+  v.slow_start_s = vip.slow_start_s;
   v.port = vip.port;
   std::memcpy(v.address, vip.address.bytes, 16);
 }
@@ -77,6 +80,9 @@ VipConfig vip_of(const VipMsg& v) {
   std::memcpy(vip.address.bytes, v.address, 16);
   vip.protocol = v.protocol;
   vip.encap = static_cast<Encap>(v.encap);
+  vip.scheduler = static_cast<Scheduler>(v.scheduler);
+  vip.no_backend = static_cast<NoBackend>(v.no_backend);
+  vip.slow_start_s = v.slow_start_s;
   vip.port = v.port;
   return vip;
 }
@@ -86,6 +92,7 @@ void put_backend(BackendMsg& b, uint32_t vip_id, const BackendConfig& be) {
   b.vip_id = vip_id;
   b.weight = be.weight;
   b.state = static_cast<uint8_t>(be.state);
+  b.backup = be.backup ? 1 : 0;
   b.family = be.address.family;
   b.name_len = static_cast<uint16_t>(std::min<size_t>(be.name.size(), kMaxBackendNameLen));
   std::memcpy(b.address, be.address.bytes, 16);
@@ -100,6 +107,7 @@ BackendConfig backend_of(const BackendMsg& b) {
   std::memcpy(be.address.bytes, b.address, 16);
   be.weight = b.weight;
   be.state = static_cast<BackendState>(b.state);
+  be.backup = b.backup != 0;
   return be;
 }
 
@@ -583,6 +591,7 @@ VipDropCounters* ControlSegment::vip_drop_counters(uint32_t lcore) {
 namespace {
 
 uint64_t relaxed(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
+uint32_t relaxed(const uint32_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
 
 void add_traffic(TrafficCounters& sum, const TrafficCounters& c) {
   sum.packets += relaxed(c.packets);
@@ -590,6 +599,12 @@ void add_traffic(TrafficCounters& sum, const TrafficCounters& c) {
   sum.new_flows += relaxed(c.new_flows);
   sum.syn_retries += relaxed(c.syn_retries);
   sum.non_syn_misses += relaxed(c.non_syn_misses);
+  // out before in: an entry enters before it leaves, so the sum never
+  // shows more leaving than entering.
+  sum.active_out += relaxed(c.active_out);
+  sum.inactive_out += relaxed(c.inactive_out);
+  sum.active_in += relaxed(c.active_in);
+  sum.inactive_in += relaxed(c.inactive_in);
 }
 
 }  // namespace

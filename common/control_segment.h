@@ -29,7 +29,7 @@ namespace sluice {
 inline constexpr uint64_t kSegmentMagic = 0x31304543'49554c53ull;  // "SLUICE01"
 // Bump on any change to this file's structs, the message records or the
 // counter list.
-inline constexpr uint32_t kAbiVersion = 6;
+inline constexpr uint32_t kAbiVersion = 7;
 inline constexpr uint32_t kRecordSize = 256;
 inline constexpr uint32_t kMaxBackendNameLen = 192;
 inline constexpr uint32_t kMaxErrorLen = 200;
@@ -215,10 +215,13 @@ struct VipMsg {
   uint8_t family;
   uint8_t protocol;
   uint8_t encap;
-  uint8_t pad;
+  uint8_t scheduler;   // Scheduler
   uint16_t port;
-  uint16_t pad2;
+  uint8_t no_backend;  // NoBackend
+  uint8_t pad;
   uint8_t address[16];
+  uint32_t slow_start_s;
+  uint32_t pad2;
 };
 
 struct BackendMsg {
@@ -231,6 +234,8 @@ struct BackendMsg {
   uint16_t name_len;
   uint8_t address[16];
   char name[kMaxBackendNameLen];
+  uint8_t backup;  // 1: a backup backend
+  uint8_t pad[3];
 };
 
 // kVipDelete and kBackendDelete.

@@ -20,6 +20,10 @@ namespace sluice {
   X(fwd_icmp_errors, "ICMP errors about a VIP flow forwarded to the owning backend")       \
   X(icmp_echo_replies, "Echo requests to a VIP answered")                                 \
   X(icmp_too_big_sent, "ICMP fragmentation-needed / packet-too-big sent to clients")      \
+  X(no_backend_rst_sent, "TCP RSTs sent to clients of a VIP without a usable backend "     \
+    "(no_backend reset)")                                                                 \
+  X(no_backend_unreachable_sent, "ICMP / ICMPv6 destination unreachable sent to clients "  \
+    "of a VIP without a usable backend (no_backend unreachable)")                         \
   X(not_for_us, "Packets not addressed to a VIP (left to the kernel, not an error)")      \
   X(not_our_mac, "Frames to another host's unicast MAC (a promiscuous port sees them)")   \
   X(not_our_mac_group, "Frames to a broadcast or multicast MAC: never forwarded or answered") \
@@ -36,11 +40,13 @@ namespace sluice {
   X(drop_icmp_error_no_flow, "Dropped: ICMP error quoting a packet that is no VIP flow")   \
   X(drop_icmp_bad_checksum, "Dropped: echo request whose ICMP / ICMPv6 checksum is wrong")  \
   X(drop_icmp_bad_code, "Dropped: echo request with a code other than 0")                 \
-  X(drop_icmp_bad_source, "Dropped: no ICMP reply to a source that is no single host "     \
+  X(drop_icmp_bad_source, "Dropped: no ICMP or RST reply to a source that is no single host " \
     "(multicast, broadcast, unspecified, loopback address or a group source MAC)")        \
   X(drop_too_big, "Dropped: encapsulated packet would exceed the egress MTU")             \
   X(drop_too_big_may_fragment, "Dropped: too big, DF clear (outer fragmentation unsupported)") \
   X(drop_icmp_rate_limited, "Dropped: ICMP reply suppressed by the rate limit")            \
+  X(drop_no_backend_rate_limited, "Dropped: no usable backend, and its answer (RST or "    \
+    "unreachable) suppressed by the rate limit of replies")                               \
   X(drop_no_headroom, "Dropped: no mbuf headroom for the outer headers")                  \
   X(drop_tx_full, "Dropped: the TX queue did not take the packet")                        \
   X(conn_hits, "Connection table lookups that found the flow with a usable backend")      \
@@ -60,6 +66,9 @@ namespace sluice {
   X(new_flows_unentered_to_draining, "New flows not entered (bucket of established flows, " \
     "flood guard) sent by the existing-flows table to a draining backend, where their " \
     "later packets go too") \
+  X(new_flows_unentered_to_maglev, "New flows of a host-local scheduler's VIP not " \
+    "entered (bucket of established flows, flood guard), sent by the existing-flows " \
+    "Maglev table, where their later packets go too") \
   X(tx_packets, "Packets the TX queues took (toward backends and replies to clients)")   \
   X(worker_polls, "Worker loop passes (one RX poll of each port; counted per loop)")      \
   X(worker_empty_polls, "Worker loop passes that received nothing")                       \
@@ -100,6 +109,7 @@ inline constexpr Counter kVipDropReasons[] = {
     Counter::drop_icmp_error_no_flow, Counter::drop_too_big,
     Counter::drop_too_big_may_fragment, Counter::drop_icmp_bad_source,
     Counter::drop_icmp_rate_limited,  Counter::drop_no_headroom,
+    Counter::drop_no_backend_rate_limited,
 };
 inline constexpr size_t kVipDropReasonCount = sizeof kVipDropReasons / sizeof kVipDropReasons[0];
 
@@ -118,8 +128,10 @@ struct VipDropCounters {
   uint64_t value[kVipDropReasonCount];
 };
 
-// Per-VIP and per-backend traffic, indexed by VIP slot and backend id.
-struct TrafficCounters {
+// Per-VIP and per-backend traffic, indexed by VIP slot and backend id. One
+// cache line each, so that the packet and byte counts a forwarded packet
+// adds to never straddle two.
+struct alignas(64) TrafficCounters {
   uint64_t packets;
   uint64_t bytes;
   uint64_t new_flows;
@@ -129,6 +141,29 @@ struct TrafficCounters {
   // did not hold, counted against the backend they were sent to.
   uint64_t syn_retries;
   uint64_t non_syn_misses;
+  // Per backend, the worker's connection-table entries that entered and
+  // left each class (DESIGN.md section 3; IPVS's counts in direct-routing
+  // mode): established entries are active; half-open, closing and UDP ones
+  // inactive. An entry leaves when it changes state or backend, is
+  // replaced, or is found expired (on reuse, or by the worker's sweep).
+  // Counters only go up: a backend's entries of a class are in - out,
+  // summed over the lcores. What least-connections and power-of-two count.
+  // 32 bits, taken modulo 2^32 (they wrap): in - out stays exact while a
+  // backend has fewer than 2^31 entries of a class, and the struct fits
+  // its line.
+  uint32_t active_in;
+  uint32_t active_out;
+  uint32_t inactive_in;
+  uint32_t inactive_out;
 };
+static_assert(sizeof(TrafficCounters) == 64);
+
+// Entries of a class from its in and out counts (modulo 2^32, as they wrap).
+inline uint32_t entries_of_class(uint32_t in, uint32_t out) {
+  const uint32_t n = in - out;
+  // A reader that saw an out newer than its in (it reads out first, so only
+  // a torn sum could) would get a wrapped difference: none then.
+  return n > (1u << 31) ? 0 : n;
+}
 
 }  // namespace sluice

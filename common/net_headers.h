@@ -32,10 +32,14 @@ inline constexpr uint8_t kIpv6NoNextHeader = 59;
 inline constexpr uint8_t kIcmpEchoReply = 0;
 inline constexpr uint8_t kIcmpDestUnreachable = 3;
 inline constexpr uint8_t kIcmpCodeFragNeeded = 4;
+inline constexpr uint8_t kIcmpCodeHostUnreachable = 1;
+inline constexpr uint8_t kIcmpCodePortUnreachable = 3;
 inline constexpr uint8_t kIcmpEchoRequest = 8;
 inline constexpr uint8_t kIcmpTimeExceeded = 11;
 
 inline constexpr uint8_t kIcmpv6DestUnreachable = 1;
+inline constexpr uint8_t kIcmpv6CodeAddressUnreachable = 3;
+inline constexpr uint8_t kIcmpv6CodePortUnreachable = 4;
 inline constexpr uint8_t kIcmpv6PacketTooBig = 2;
 inline constexpr uint8_t kIcmpv6TimeExceeded = 3;
 inline constexpr uint8_t kIcmpv6EchoRequest = 128;

@@ -113,6 +113,11 @@ std::string validate_vip_config(const VipConfig& vip, const TableLimits& limits)
   if (std::string e = validate_maglev_table_size(vip.table_size); !e.empty()) {
     return where + e;
   }
+  if (std::string field, e = validate_vip_policy(vip.scheduler, vip.no_backend, vip.slow_start_s,
+                                                 vip.protocol, field);
+      !e.empty()) {
+    return where + e;
+  }
   if (vip.backends.size() > limits.max_backends_per_vip) {
     return where + std::to_string(vip.backends.size()) +
            " backends exceed the per-VIP limit of " + std::to_string(limits.max_backends_per_vip);
@@ -201,24 +206,51 @@ uint32_t maglev_turn_weight(const BackendConfig& be, MaglevTurns turns) {
   return 0;
 }
 
-bool needs_existing_flows_table(const VipConfig& vip) {
+std::vector<uint32_t> vip_turn_weights(const VipConfig& vip, MaglevTurns turns) {
+  std::vector<uint32_t> w;
+  w.reserve(vip.backends.size());
+  bool primary_turns = false;
   for (const BackendConfig& be : vip.backends) {
-    if (maglev_turn_weight(be, MaglevTurns::kNewFlows) !=
-        maglev_turn_weight(be, MaglevTurns::kExistingFlows)) {
-      return true;
+    w.push_back(maglev_turn_weight(be, turns));
+    primary_turns = primary_turns || (!be.backup && w.back() != 0);
+  }
+  if (primary_turns) {
+    for (size_t i = 0; i < w.size(); ++i) {
+      if (vip.backends[i].backup) w[i] = 0;
     }
   }
-  return false;
+  return w;
+}
+
+bool needs_existing_flows_table(const VipConfig& vip) {
+  return vip_turn_weights(vip, MaglevTurns::kNewFlows) !=
+         vip_turn_weights(vip, MaglevTurns::kExistingFlows);
 }
 
 std::string build_vip_maglev(const VipConfig& vip, std::vector<uint32_t>& out,
                              MaglevTurns turns) {
+  const std::vector<uint32_t> turn_weights = vip_turn_weights(vip, turns);
   std::vector<MaglevBackend> weights;
   weights.reserve(vip.backends.size());
-  for (const BackendConfig& be : vip.backends) {
-    weights.push_back(MaglevBackend{be.name, maglev_turn_weight(be, turns), be.id});
+  for (size_t i = 0; i < vip.backends.size(); ++i) {
+    const BackendConfig& be = vip.backends[i];
+    weights.push_back(MaglevBackend{be.name, turn_weights[i], be.id});
   }
   return maglev_build(weights, vip.table_size, out);
+}
+
+void vip_candidates(const VipConfig& vip, std::vector<uint32_t>& ids,
+                    std::vector<uint64_t>& cumulative) {
+  ids.clear();
+  cumulative.clear();
+  const std::vector<uint32_t> w = vip_turn_weights(vip, MaglevTurns::kNewFlows);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (w[i] == 0) continue;
+    sum += w[i];
+    ids.push_back(vip.backends[i].id);
+    cumulative.push_back(sum);
+  }
 }
 
 std::string build_vip_tables(const VipConfig& vip, std::vector<uint32_t>& out) {
@@ -237,15 +269,12 @@ bool same_maglev_inputs(const VipConfig& a, const VipConfig& b) {
   for (size_t i = 0; i < a.backends.size(); ++i) {
     const BackendConfig& x = a.backends[i];
     const BackendConfig& y = b.backends[i];
-    if (x.id != y.id || x.name != y.name ||
-        maglev_turn_weight(x, MaglevTurns::kNewFlows) !=
-            maglev_turn_weight(y, MaglevTurns::kNewFlows) ||
-        maglev_turn_weight(x, MaglevTurns::kExistingFlows) !=
-            maglev_turn_weight(y, MaglevTurns::kExistingFlows)) {
-      return false;
-    }
+    if (x.id != y.id || x.name != y.name) return false;
   }
-  return true;
+  return vip_turn_weights(a, MaglevTurns::kNewFlows) ==
+             vip_turn_weights(b, MaglevTurns::kNewFlows) &&
+         vip_turn_weights(a, MaglevTurns::kExistingFlows) ==
+             vip_turn_weights(b, MaglevTurns::kExistingFlows);
 }
 
 uint64_t vip_table_memory_bytes(const VipConfig& vip) {
@@ -320,6 +349,40 @@ struct Reader {
     return true;
   }
 
+  bool bool_field(const json& obj, const std::string& path, const char* key, bool& out) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return true;
+    if (!it->is_boolean()) return fail(path + "." + key, "must be true or false");
+    out = it->get<bool>();
+    return true;
+  }
+
+  // scheduler, no_backend and slow_start, and their rules.
+  bool policy(const json& obj, const std::string& path, VipConfig& vip) {
+    std::string scheduler = scheduler_name(vip.scheduler);
+    std::string no_backend = no_backend_name(vip.no_backend);
+    uint64_t slow_start = 0;
+    if (!string_field(obj, path, "scheduler", false, scheduler) ||
+        !string_field(obj, path, "no_backend", false, no_backend) ||
+        !uint_field(obj, path, "slow_start", false, UINT32_MAX, slow_start)) {
+      return false;
+    }
+    const auto s = parse_scheduler(scheduler);
+    if (!s) return fail(path + ".scheduler", "'" + scheduler + "' is not " + scheduler_names());
+    const auto n = parse_no_backend(no_backend);
+    if (!n) return fail(path + ".no_backend", "'" + no_backend + "' is not " + no_backend_names());
+    vip.scheduler = *s;
+    vip.no_backend = *n;
+    vip.slow_start_s = static_cast<uint32_t>(slow_start);
+    std::string field;
+    if (std::string e = validate_vip_policy(vip.scheduler, vip.no_backend, vip.slow_start_s,
+                                            vip.protocol, field);
+        !e.empty()) {
+      return fail(path + "." + field, e);
+    }
+    return true;
+  }
+
   bool address_field(const json& obj, const std::string& path, IpAddress& out) {
     std::string text;
     if (!string_field(obj, path, "address", true, text)) return false;
@@ -330,9 +393,11 @@ struct Reader {
   }
 
   bool backend(const json& obj, const std::string& path, BackendConfig& be) {
-    if (!only_fields(obj, path, {"id", "name", "address", "weight", "state", "health"})) {
+    if (!only_fields(obj, path,
+                     {"id", "name", "address", "weight", "state", "backup", "health"})) {
       return false;
     }
+    if (!bool_field(obj, path, "backup", be.backup)) return false;
     if (!health(obj, path, true, be.health)) return false;
     uint64_t id = 0, weight = 1;
     std::string state = "active";
@@ -358,8 +423,8 @@ struct Reader {
 
   bool vip(const json& obj, const std::string& path, VipConfig& vip) {
     if (!only_fields(obj, path,
-                     {"id", "address", "port", "protocol", "encap", "table_size", "health",
-                      "min_healthy", "backends"})) {
+                     {"id", "address", "port", "protocol", "encap", "table_size", "scheduler",
+                      "no_backend", "slow_start", "health", "min_healthy", "backends"})) {
       return false;
     }
     if (!health(obj, path, false, vip.health)) return false;
@@ -392,6 +457,7 @@ struct Reader {
     } else {
       return fail(path + ".encap", "'" + encap + "' is not ipip or gue");
     }
+    if (!policy(obj, path, vip)) return false;
     const auto it = obj.find("backends");
     if (it == obj.end()) return true;
     if (!it->is_array()) return fail(path + ".backends", "must be an array");
@@ -516,6 +582,9 @@ nlohmann::json table_config_json(const TableConfig& config, bool with_ids) {
                 {"address", format_ip_address(be.address)},
                 {"weight", be.weight},
                 {"state", backend_state_name(be.state)}};
+      // Written only when set, so documents of VIPs without backups read
+      // as before.
+      if (be.backup) b["backup"] = true;
       if (be.health) b["health"] = health_spec_json(*be.health);
       if (with_ids) b["id"] = be.id;
       backends.push_back(std::move(b));
@@ -526,6 +595,11 @@ nlohmann::json table_config_json(const TableConfig& config, bool with_ids) {
               {"encap", encap_name(vip.encap)},
               {"table_size", vip.table_size},
               {"backends", std::move(backends)}};
+    // The policy keys only when not the default: documents of VIPs that
+    // keep the defaults read and export as before.
+    if (vip.scheduler != Scheduler::kMaglev) v["scheduler"] = scheduler_name(vip.scheduler);
+    if (vip.no_backend != NoBackend::kDrop) v["no_backend"] = no_backend_name(vip.no_backend);
+    if (vip.slow_start_s != 0) v["slow_start"] = vip.slow_start_s;
     if (vip.health) v["health"] = health_spec_json(*vip.health);
     if (vip.min_healthy != 1) v["min_healthy"] = vip.min_healthy;
     if (with_ids) v["id"] = vip.id;

@@ -15,6 +15,7 @@
 #include "common/health_config.h"
 #include "common/ip_address.h"
 #include "common/maglev.h"
+#include "common/scheduler.h"
 
 namespace sluice {
 
@@ -35,6 +36,9 @@ struct BackendConfig {
   IpAddress address;
   uint32_t weight = 1;
   BackendState state = BackendState::kActive;
+  // A backup takes new flows only while no primary of its VIP can
+  // (vip_turn_weights).
+  bool backup = false;
   // Overrides of the VIP's health check (control plane only; null: none).
   HealthSpecPtr health;
 };
@@ -46,6 +50,14 @@ struct VipConfig {
   uint8_t protocol = 0;  // 6 (TCP) or 17 (UDP)
   Encap encap = Encap::kIpip;
   uint32_t table_size = kMaglevDefaultTableSize;
+  // How new flows pick a backend, and the answer when none is usable
+  // (common/scheduler.h).
+  Scheduler scheduler = Scheduler::kMaglev;
+  NoBackend no_backend = NoBackend::kDrop;
+  // Seconds over which a backend that joins or returns to service ramps
+  // from 10% to 100% of its weight (the control plane pushes the ramp as
+  // weights); 0: off.
+  uint32_t slow_start_s = 0;
   // The VIP's health check (control plane only; null: not checked).
   HealthSpecPtr health;
   // BGP (control plane only): the VIP's address is announced while at least
@@ -114,6 +126,12 @@ enum class MaglevTurns : uint8_t {
 // those it had before the drain); a disabled one in neither, so only its
 // own slots move to others.
 uint32_t maglev_turn_weight(const BackendConfig& be, MaglevTurns turns = MaglevTurns::kNewFlows);
+// Each backend's turns in one of the VIP's tables, in backend order: the
+// state rule above, then the backup rule, written once for the builder,
+// the reference model and flow explain: backups take turns (by the state
+// rule) only in a table where no primary has any; otherwise none.
+std::vector<uint32_t> vip_turn_weights(const VipConfig& vip,
+                                       MaglevTurns turns = MaglevTurns::kNewFlows);
 // Whether the VIP needs a separate existing-flows table (a backend drains).
 bool needs_existing_flows_table(const VipConfig& vip);
 // The VIP's Maglev table of one kind under that rule (maglev_build's errors).
@@ -127,6 +145,11 @@ std::string build_vip_tables(const VipConfig& vip, std::vector<uint32_t>& out);
 // size, backends in the same order with the same ids, names and turns in
 // both tables): then a build may reuse the old tables.
 bool same_maglev_inputs(const VipConfig& a, const VipConfig& b);
+// The host-local schedulers' candidates for new flows (common/scheduler.h
+// Candidates): the backends with turns in the new-flows table, in backend
+// order, with the running sum of those turns.
+void vip_candidates(const VipConfig& vip, std::vector<uint32_t>& ids,
+                    std::vector<uint64_t>& cumulative);
 
 // Whether `encap` can carry an inner packet of `inner_family` to a backend of
 // `outer_family` (IPIP has no v6-in-v4 here; GUE carries everything).

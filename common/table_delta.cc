@@ -10,11 +10,13 @@ namespace {
 
 bool same_vip_fields(const VipConfig& a, const VipConfig& b) {
   return a.address == b.address && a.port == b.port && a.protocol == b.protocol &&
-         a.encap == b.encap && a.table_size == b.table_size;
+         a.encap == b.encap && a.table_size == b.table_size && a.scheduler == b.scheduler &&
+         a.no_backend == b.no_backend && a.slow_start_s == b.slow_start_s;
 }
 
 bool same_backend(const BackendConfig& a, const BackendConfig& b) {
-  return a.name == b.name && a.address == b.address && a.weight == b.weight && a.state == b.state;
+  return a.name == b.name && a.address == b.address && a.weight == b.weight &&
+         a.state == b.state && a.backup == b.backup;
 }
 
 }  // namespace

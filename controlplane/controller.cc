@@ -207,6 +207,8 @@ Controller::Answers Controller::commit(Batch batch) {
     return answers;
   }
   if (link_.alive(now())) {
+    // A backend this change brings into service starts its ramp with it.
+    slow_start_.update(effective(batch.next.config), now());
     const TableConfig target = pushable(batch.next.config);
     if (synced_config_ && synced_boot_ == link_.boot_id() && synced_version_ == version_ &&
         link_.applied_digest() == synced_digest_ && diff_configs(*synced_config_, target).empty()) {
@@ -470,7 +472,16 @@ void Controller::tick(uint64_t now_ns) {
   // A health verdict that takes a backend out or puts it back changes what
   // the dataplane must run: a new desired digest makes needs_push() send
   // the delta (one backend's state) at once.
-  if (health_ != nullptr && health_->sync(state_.config, version_, now_ns, link_)) {
+  const bool health_changed =
+      health_ != nullptr && health_->sync(state_.config, version_, now_ns, link_);
+  // The same for a slow-start ramp's next level (or a backend health put
+  // back, which starts one). While a change is being pushed, its
+  // configuration is the one to follow: a backend it brings back keeps the
+  // ramp its push started.
+  const TableConfig& heading =
+      pending_ && pending_->batch ? pending_->batch->next.config : state_.config;
+  const bool ramp_changed = slow_start_.update(effective(heading), now_ns);
+  if (health_changed || ramp_changed) {
     desired_digest_ = config_digest(pushable(state_.config));
   }
   if (pending_) {
@@ -487,6 +498,9 @@ void Controller::tick(uint64_t now_ns) {
 uint64_t Controller::sleep_ns() const {
   if (pending_) return kPushPollNs;
   if (!queue_.empty()) return 0;
+  if (const uint64_t next = slow_start_.next_change_ns(); next != 0) {
+    return next <= now_ns_ ? 0 : std::min(kIdleTickNs, next - now_ns_);
+  }
   return kIdleTickNs;
 }
 

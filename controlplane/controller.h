@@ -49,6 +49,7 @@
 #include "controlplane/flow_explain.h"
 #include "controlplane/health_monitor.h"
 #include "controlplane/request_args.h"
+#include "controlplane/slow_start.h"
 #include "controlplane/state.h"
 
 namespace sluice::cp {
@@ -180,6 +181,7 @@ class Controller {
   json op_host_undrain(const RequestArgs& args);
   std::optional<ApiError> op_vip_add(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_vip_del(const RequestArgs& args, State& next, json& result);
+  std::optional<ApiError> op_vip_set(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_backend_add(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_backend_del(const RequestArgs& args, State& next, json& result);
   std::optional<ApiError> op_backend_set(const RequestArgs& args, State& next, json& result);
@@ -188,10 +190,18 @@ class Controller {
   // A backend's view with its health, and a VIP's (health_handlers.cc).
   json backend_health_view(const BackendConfig& be) const;
   json vip_health_view(const VipConfig& vip) const;
-  // What goes to the dataplane for `desired` (with health's removals).
-  TableConfig pushable(const TableConfig& desired) const {
+  // `desired` with health's removals.
+  TableConfig effective(const TableConfig& desired) const {
     return health_ != nullptr ? health_->effective(desired) : desired;
   }
+  // What goes to the dataplane for `desired`: health's removals, then the
+  // slow-start ramps.
+  TableConfig pushable(const TableConfig& desired) const {
+    return slow_start_.apply(effective(desired));
+  }
+  // Each backend's share of new flows in its weight's units, as pushed:
+  // its turns (state, health, backup rule) times its slow-start level.
+  void add_effective_weights(const VipConfig& vip, json& backends) const;
 
   // handle() without the observer; `op` is set once the operation is known.
   std::optional<std::string> handle_request(ConnId conn, const std::string& line,
@@ -246,6 +256,7 @@ class Controller {
   const ApiServer* api_server_ = nullptr;
   HealthMonitor* health_ = nullptr;
   BgpService* bgp_ = nullptr;
+  SlowStart slow_start_;
   ControlObserver* observer_ = nullptr;
   // Operations of deferred answers, per connection in request order (a
   // connection's answers come in its requests' order), for the observer.

@@ -42,14 +42,21 @@ std::string FlowExplainer::explain(const TableConfig& config, const FlowQuery& q
   const FlowHash h = flow_hash(make_flow_key(q), seed);
   out.hash = h.hash;
   out.fingerprint = h.fingerprint;
-  out.slot = maglev_slot(out.hash, vip.table_size);
+  // source-hash: the slot comes from the client address alone.
+  const uint64_t maglev_hash = vip.scheduler == Scheduler::kSourceHash
+                                   ? source_hash(q.client.bytes, q.client.family, seed)
+                                   : out.hash;
+  out.slot = maglev_slot(maglev_hash, vip.table_size);
   const std::vector<uint32_t>& tables = it->second;
   // build_vip_tables: the existing-flows table follows only while a backend drains.
   const size_t existing_at = tables.size() > vip.table_size ? vip.table_size : 0;
   const uint32_t id = tables[out.slot];
   const uint32_t existing_id = tables[existing_at + out.slot];
+  // A host-local scheduler picks a new flow's backend on the worker that
+  // sees its first packet, from state only that worker has: no answer here.
+  const bool host_local = scheduler_is_host_local(vip.scheduler);
   for (const BackendConfig& be : vip.backends) {
-    if (id != kMaglevNoBackend && be.id == id) out.backend = &be;
+    if (!host_local && id != kMaglevNoBackend && be.id == id) out.backend = &be;
     if (existing_id != kMaglevNoBackend && be.id == existing_id) out.existing_backend = &be;
   }
   return {};

@@ -33,7 +33,9 @@ struct FlowAnswer {
   uint64_t hash = 0;
   uint64_t fingerprint = 0;  // the connection table's key for the flow
   uint32_t slot = 0;
-  const BackendConfig* backend = nullptr;  // a new flow's; null: no backend takes new flows
+  // A new flow's; null: no backend takes new flows, or the VIP's scheduler
+  // is host-local (the worker decides at the flow's first packet).
+  const BackendConfig* backend = nullptr;
   // Where a packet of a flow under way goes when no worker holds the flow
   // (TCP without SYN, ICMP errors; UDP right after a dataplane restart): by
   // the existing-flows table, in which draining backends keep their turns

@@ -56,6 +56,7 @@ std::span<const Controller::Operation> Controller::operations() {
       {"backend.add", nullptr, &Controller::op_backend_add},
       {"backend.del", nullptr, &Controller::op_backend_del},
       {"backend.set", nullptr, &Controller::op_backend_set},
+      {"vip.set", nullptr, &Controller::op_vip_set},
       {"config.apply", nullptr, &Controller::op_config_apply},
   };
   return kOperations;
@@ -259,6 +260,7 @@ json Controller::op_backend_list(const RequestArgs& args) {
   if (vip == nullptr) return error_answer(vip_not_found(key));
   json backends = json::array();
   for (const BackendConfig& be : vip->backends) backends.push_back(backend_health_view(be));
+  add_effective_weights(*vip, backends);
   return ok_answer(json{{"backends", std::move(backends)}});
 }
 
@@ -355,6 +357,8 @@ json Controller::op_flow_explain(const RequestArgs& args) {
     return json{{"name", be->name}, {"id", be->id}, {"address", format_ip_address(be->address)}};
   };
   json answer{{"vip", format_vip_key(*a.vip)},
+              {"scheduler", scheduler_name(a.vip->scheduler)},
+              {"host_local", scheduler_is_host_local(a.vip->scheduler)},
               {"hash", hex64(a.hash)},
               {"table_size", a.vip->table_size},
               {"slot", a.slot},
@@ -389,6 +393,21 @@ std::optional<ApiError> Controller::op_vip_add(const RequestArgs& args, State& n
   if (auto e = args.vip_spec("vip", vip)) return e;
   const VipKey key = key_of(vip);
   if (auto e = add_vip(next, std::move(vip), limits())) return e;
+  result = json{{"vip", vip_view(*find_vip(next, key))}};
+  return std::nullopt;
+}
+
+std::optional<ApiError> Controller::op_vip_set(const RequestArgs& args, State& next,
+                                               json& result) {
+  VipKey key;
+  VipChange change;
+  if (auto e = args.only({"vip", "scheduler", "no_backend", "slow_start"})) return e;
+  if (auto e = args.vip_key("vip", key)) return e;
+  if (auto e = args.vip_change(change)) return e;
+  if (change.empty()) {
+    return usage_error("", "vip.set needs \"scheduler\", \"no_backend\" and/or \"slow_start\"");
+  }
+  if (auto e = set_vip(next, key, change, limits())) return e;
   result = json{{"vip", vip_view(*find_vip(next, key))}};
   return std::nullopt;
 }
@@ -433,11 +452,11 @@ std::optional<ApiError> Controller::op_backend_set(const RequestArgs& args, Stat
   VipKey key;
   std::string name;
   BackendChange change;
-  if (auto e = args.only({"vip", "name", "weight", "state"})) return e;
+  if (auto e = args.only({"vip", "name", "weight", "state", "backup"})) return e;
   if (auto e = args.vip_key("vip", key)) return e;
   if (auto e = args.string("name", name)) return e;
-  if (!args.has("weight") && !args.has("state")) {
-    return usage_error("", "backend.set needs \"weight\" and/or \"state\"");
+  if (!args.has("weight") && !args.has("state") && !args.has("backup")) {
+    return usage_error("", "backend.set needs \"weight\", \"state\" and/or \"backup\"");
   }
   if (auto e = args.backend_change(change)) return e;
   if (auto e = set_backend(next, key, name, change, limits())) return e;

@@ -15,8 +15,20 @@ json Controller::backend_health_view(const BackendConfig& be) const {
   return view;
 }
 
+void Controller::add_effective_weights(const VipConfig& vip, json& backends) const {
+  const TableConfig one{{vip}};
+  const TableConfig e = effective(one);
+  const std::vector<uint32_t> turns = vip_turn_weights(e.vips[0], MaglevTurns::kNewFlows);
+  for (size_t i = 0; i < vip.backends.size() && i < backends.size(); ++i) {
+    const uint32_t tenths = slow_start_.tenths(vip.backends[i].id);
+    // In the weight's units: 0.5 for weight 1 halfway up its ramp.
+    backends[i]["effective_weight"] = static_cast<double>(turns[i]) * tenths / 10.0;
+  }
+}
+
 json Controller::vip_health_view(const VipConfig& vip) const {
   json view = vip_view(vip);
+  add_effective_weights(vip, view["backends"]);
   if (health_ == nullptr) return view;
   view["health"] = health_->vip_view(vip);
   for (size_t i = 0; i < vip.backends.size(); ++i) {

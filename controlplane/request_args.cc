@@ -111,7 +111,8 @@ std::optional<ApiError> RequestArgs::vip_spec(const char* key, VipConfig& out) c
   if (it == req_.end()) return usage_error(path(key), "is required");
   if (!it->is_object()) return usage_error(path(key), "must be an object");
   const RequestArgs a(*it, path(key) + ".");
-  if (auto e = a.only({"address", "port", "protocol", "encap", "table_size", "min_healthy"})) {
+  if (auto e = a.only({"address", "port", "protocol", "encap", "table_size", "scheduler",
+                       "no_backend", "slow_start", "min_healthy"})) {
     return e;
   }
   VipConfig vip;
@@ -132,6 +133,11 @@ std::optional<ApiError> RequestArgs::vip_spec(const char* key, VipConfig& out) c
     if (auto e = a.uint("table_size", UINT32_MAX, size)) return e;
     vip.table_size = static_cast<uint32_t>(size);
   }
+  VipChange change;
+  if (auto e = a.vip_change(change)) return e;
+  if (change.scheduler) vip.scheduler = *change.scheduler;
+  if (change.no_backend) vip.no_backend = *change.no_backend;
+  if (change.slow_start_s) vip.slow_start_s = *change.slow_start_s;
   if (a.has("min_healthy")) {
     uint64_t n = 0;
     if (auto e = a.uint("min_healthy", kMaxMinHealthy, n)) return e;
@@ -146,7 +152,7 @@ std::optional<ApiError> RequestArgs::backend_spec(const char* key, BackendConfig
   if (it == req_.end()) return usage_error(path(key), "is required");
   if (!it->is_object()) return usage_error(path(key), "must be an object");
   const RequestArgs a(*it, path(key) + ".");
-  if (auto e = a.only({"name", "address", "weight", "state"})) return e;
+  if (auto e = a.only({"name", "address", "weight", "state", "backup"})) return e;
   BackendConfig be;
   if (auto e = a.string("name", be.name)) return e;
   if (auto e = a.address("address", be.address)) return e;
@@ -154,6 +160,7 @@ std::optional<ApiError> RequestArgs::backend_spec(const char* key, BackendConfig
   if (auto e = a.backend_change(change)) return e;
   if (change.weight) be.weight = *change.weight;
   if (change.state) be.state = *change.state;
+  if (change.backup) be.backup = *change.backup;
   out = std::move(be);
   return std::nullopt;
 }
@@ -175,6 +182,36 @@ std::optional<ApiError> RequestArgs::backend_change(BackendChange& out) const {
     if (!out.state) {
       return invalid_error(path("state"), in_quotes(s) + " is not active, draining or disabled");
     }
+  }
+  if (has("backup")) {
+    bool backup = false;
+    if (auto e = boolean("backup", backup)) return e;
+    out.backup = backup;
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> RequestArgs::vip_change(VipChange& out) const {
+  if (has("scheduler")) {
+    std::string s;
+    if (auto e = string("scheduler", s)) return e;
+    out.scheduler = parse_scheduler(s);
+    if (!out.scheduler) {
+      return invalid_error(path("scheduler"), in_quotes(s) + " is not " + scheduler_names());
+    }
+  }
+  if (has("no_backend")) {
+    std::string s;
+    if (auto e = string("no_backend", s)) return e;
+    out.no_backend = parse_no_backend(s);
+    if (!out.no_backend) {
+      return invalid_error(path("no_backend"), in_quotes(s) + " is not " + no_backend_names());
+    }
+  }
+  if (has("slow_start")) {
+    uint64_t v = 0;
+    if (auto e = uint("slow_start", kMaxSlowStartSeconds, v)) return e;
+    out.slow_start_s = static_cast<uint32_t>(v);
   }
   return std::nullopt;
 }

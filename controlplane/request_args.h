@@ -44,8 +44,11 @@ class RequestArgs {
   std::optional<ApiError> vip_spec(const char* key, VipConfig& out) const;
   // backend.add's "backend": {name, address, weight?, state?}.
   std::optional<ApiError> backend_spec(const char* key, BackendConfig& out) const;
-  // backend.set's "weight" and/or "state".
+  // backend.set's "weight", "state" and/or "backup".
   std::optional<ApiError> backend_change(BackendChange& out) const;
+  // vip.add's and vip.set's "scheduler", "no_backend", "slow_start" (each
+  // optional).
+  std::optional<ApiError> vip_change(VipChange& out) const;
   // config.apply / config.check's "config": a declarative config. Errors
   // inside it are `invalid`, their field a path inside the config
   // ("vips[0].port").

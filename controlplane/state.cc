@@ -11,13 +11,15 @@ namespace {
 
 bool same_backend(const BackendConfig& a, const BackendConfig& b) {
   return a.id == b.id && a.name == b.name && a.address == b.address && a.weight == b.weight &&
-         a.state == b.state && same_health(a.health, b.health);
+         a.state == b.state && a.backup == b.backup && same_health(a.health, b.health);
 }
 
 // Attributes and backends, ids included.
 bool same_vip(const VipConfig& a, const VipConfig& b) {
   if (a.id != b.id || !same_key(key_of(a), key_of(b)) || a.encap != b.encap ||
-      a.table_size != b.table_size || a.min_healthy != b.min_healthy ||
+      a.table_size != b.table_size || a.scheduler != b.scheduler ||
+      a.no_backend != b.no_backend || a.slow_start_s != b.slow_start_s ||
+      a.min_healthy != b.min_healthy ||
       a.backends.size() != b.backends.size() || !same_health(a.health, b.health)) {
     return false;
   }
@@ -134,6 +136,25 @@ std::optional<ApiError> add_vip(State& state, VipConfig vip, const TableLimits& 
   return std::nullopt;
 }
 
+std::optional<ApiError> set_vip(State& state, const VipKey& key, const VipChange& change,
+                                const TableLimits& limits) {
+  VipConfig* vip = find_vip(state, key);
+  if (vip == nullptr) return vip_not_found(key);
+  const VipConfig before = *vip;
+  if (change.scheduler) vip->scheduler = *change.scheduler;
+  if (change.no_backend) vip->no_backend = *change.no_backend;
+  if (change.slow_start_s) vip->slow_start_s = *change.slow_start_s;
+  std::optional<ApiError> e = check_vip_fields(*vip, "vip");
+  if (!e) e = check_installable_vip(state.config, *vip, limits);
+  if (e) {
+    *vip = before;
+    // The request's own field names: "scheduler", not "vip.scheduler".
+    if (e->field.rfind("vip.", 0) == 0) e->field.erase(0, 4);
+    return e;
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> del_vip(State& state, const VipKey& key) {
   auto& vips = state.config.vips;
   const auto it = std::find_if(vips.begin(), vips.end(),
@@ -208,6 +229,7 @@ std::optional<ApiError> set_backend(State& state, const VipKey& key, const std::
   const BackendConfig before = *be;
   if (change.weight) be->weight = *change.weight;
   if (change.state) be->state = *change.state;
+  if (change.backup) be->backup = *change.backup;
   if (auto e = check_installable_vip(state.config, *vip, limits)) {
     *be = before;
     return e;

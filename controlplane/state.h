@@ -48,6 +48,16 @@ bool same_config(const TableConfig& a, const TableConfig& b);
 // `vip` without id and backends (vip.add).
 std::optional<ApiError> add_vip(State& state, VipConfig vip, const TableLimits& limits);
 std::optional<ApiError> del_vip(State& state, const VipKey& key);
+
+// vip.set: the VIP's policy fields; unset ones stay.
+struct VipChange {
+  std::optional<Scheduler> scheduler;
+  std::optional<NoBackend> no_backend;
+  std::optional<uint32_t> slow_start_s;
+  bool empty() const { return !scheduler && !no_backend && !slow_start_s; }
+};
+std::optional<ApiError> set_vip(State& state, const VipKey& key, const VipChange& change,
+                                const TableLimits& limits);
 // `be` without id (backend.add).
 std::optional<ApiError> add_backend(State& state, const VipKey& key, BackendConfig be,
                                     const TableLimits& limits);
@@ -56,6 +66,7 @@ std::optional<ApiError> del_backend(State& state, const VipKey& key, const std::
 struct BackendChange {
   std::optional<uint32_t> weight;
   std::optional<BackendState> state;
+  std::optional<bool> backup;
 };
 std::optional<ApiError> set_backend(State& state, const VipKey& key, const std::string& name,
                                     const BackendChange& change, const TableLimits& limits);

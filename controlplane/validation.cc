@@ -78,6 +78,12 @@ std::optional<ApiError> check_vip_fields(const VipConfig& vip, const std::string
     if (e.rfind("table_size ", 0) == 0) e.erase(0, 11);  // the field says it
     return invalid_error(path + ".table_size", e);
   }
+  std::string field;
+  if (std::string e = validate_vip_policy(vip.scheduler, vip.no_backend, vip.slow_start_s,
+                                          vip.protocol, field);
+      !e.empty()) {
+    return invalid_error(path + "." + field, e);
+  }
   return std::nullopt;
 }
 

@@ -11,7 +11,8 @@ json backend_view(const BackendConfig& be) {
               {"id", be.id},
               {"address", format_ip_address(be.address)},
               {"weight", be.weight},
-              {"state", backend_state_name(be.state)}};
+              {"state", backend_state_name(be.state)},
+              {"backup", be.backup}};
 }
 
 json vip_view(const VipConfig& vip) {
@@ -24,6 +25,10 @@ json vip_view(const VipConfig& vip) {
               {"protocol", protocol_name(vip.protocol)},
               {"encap", encap_name(vip.encap)},
               {"table_size", vip.table_size},
+              {"scheduler", scheduler_name(vip.scheduler)},
+              {"host_local", scheduler_is_host_local(vip.scheduler)},
+              {"no_backend", no_backend_name(vip.no_backend)},
+              {"slow_start", vip.slow_start_s},
               {"min_healthy", vip.min_healthy},
               {"backends", std::move(backends)}};
 }

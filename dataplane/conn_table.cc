@@ -40,6 +40,28 @@ uint64_t ConnTable::count_live(uint32_t now) const {
   return n;
 }
 
-void ConnTable::clear() { std::memset(static_cast<void*>(buckets_), 0, memory_bytes()); }
+void ConnTable::sweep(uint32_t now, uint64_t buckets) {
+  if (counts_ == nullptr) return;
+  for (uint64_t n = 0; n < buckets && n <= mask_; ++n) {
+    ConnBucket& b = buckets_[sweep_next_];
+    sweep_next_ = (sweep_next_ + 1) & mask_;
+    for (ConnEntry& e : b.entry) {
+      if (e.fingerprint == 0 || e.backend_id() == 0 || live(e, now)) continue;
+      count_out(e);
+      // Backend 0 keeps it out of the counts; the fingerprint stays, so an
+      // insert still reuses it as an expired entry.
+      e.set(0, e.state());
+    }
+  }
+}
+
+void ConnTable::clear() {
+  if (counts_ != nullptr) {
+    for (uint64_t i = 0; i <= mask_; ++i) {
+      for (const ConnEntry& e : buckets_[i].entry) count_out(e);
+    }
+  }
+  std::memset(static_cast<void*>(buckets_), 0, memory_bytes());
+}
 
 }  // namespace sluice::dp

@@ -14,12 +14,20 @@
 // (or UDP) one; a new half-open entry never takes an established or UDP
 // entry's place, so a SYN flood cannot push confirmed flows out. Only the
 // owning lcore calls any method.
+//
+// Connection counts (least-connections, power-of-two): every change of an
+// entry's backend or state goes through touch(), which counts the entry out
+// of its old (backend, class) and into the new one in the lcore's
+// per-backend counters (TrafficCounters active_* / inactive_*). An expired
+// entry stays counted until an insert reuses it or sweep() finds it, which
+// then sets its backend to 0 ("none": counted nowhere).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "common/conn_state.h"
+#include "common/counters.h"
 
 namespace sluice::dp {
 
@@ -91,11 +99,26 @@ class ConnTable {
     return nullptr;
   }
 
+  // Where entries are counted by backend and class (indexed by backend id;
+  // null: nowhere).
+  void set_counts(TrafficCounters* per_backend) { counts_ = per_backend; }
+
   // A used entry: its new state, and its timeout from now.
   void touch(ConnEntry& e, uint32_t backend_id, ConnState s, uint32_t now) {
+    if (counts_ != nullptr) {
+      count_out(e);
+      TrafficCounters& c = counts_[backend_id];
+      ++(s == ConnState::kEstablished ? c.active_in : c.inactive_in);
+    }
     e.set(backend_id, s);
     e.expires = now + timeout(s);
   }
+
+  // Looks at the next `buckets` buckets (wrapping around) and takes the
+  // expired entries among them out of the counts. The worker loop calls it
+  // so that the whole table is looked at every few seconds.
+  void sweep(uint32_t now, uint64_t buckets);
+  uint64_t buckets() const { return mask_ + 1; }
 
   // Enters a flow the table does not hold (lookup() found nothing).
   ConnInsert insert(uint64_t hash, uint64_t fingerprint, uint32_t backend_id, ConnState s,
@@ -138,6 +161,12 @@ class ConnTable {
 
  private:
   static constexpr uint32_t kRankEstablished = 2;
+  void count_out(const ConnEntry& e) {
+    const uint32_t id = e.backend_id();
+    if (id == 0) return;
+    TrafficCounters& c = counts_[id];
+    ++(e.state() == ConnState::kEstablished ? c.active_out : c.inactive_out);
+  }
   static uint32_t replacement_rank(ConnState s) {
     switch (s) {
       case ConnState::kHalfOpen: return 0;
@@ -152,6 +181,8 @@ class ConnTable {
   uint64_t mask_ = 0;
   uint32_t timeout_[kConnStateCount];
   uint32_t max_timeout_ticks_;
+  TrafficCounters* counts_ = nullptr;
+  uint64_t sweep_next_ = 0;  // the bucket sweep() looks at next
 };
 
 }  // namespace sluice::dp

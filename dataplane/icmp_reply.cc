@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <rte_ip.h>
+#include <rte_tcp.h>
 
 #include "common/net_headers.h"
 #include "dataplane/mbuf_chain.h"
@@ -81,7 +82,14 @@ void make_echo_reply(rte_mbuf* m, const PacketMeta& meta, const uint8_t* port_ma
   mbuf_truncate(m, meta.l2_len + meta.l3_len);
 }
 
-bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8_t* port_mac) {
+namespace {
+
+// An ICMP error to the packet's sender quoting as much of it as RFC 1812
+// (576 bytes) / RFC 4443 (1280 bytes) allow: ICMPv4 type3 (destination
+// unreachable) or ICMPv6 `v6_type`, with `code` and the low word of the
+// four bytes after the checksum (too big: the MTU; else 0).
+bool make_icmp_error(rte_mbuf* m, const PacketMeta& meta, uint8_t v6_type, uint8_t code,
+                     uint16_t word1, const uint8_t* port_mac) {
   const uint32_t l2 = meta.l2_len;
   const bool v4 = meta.family == 4;
   const uint32_t ip_len = v4 ? sizeof(net::Ipv4Header) : sizeof(net::Ipv6Header);
@@ -116,9 +124,9 @@ bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8
     ip->hdr_checksum = 0;
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     icmp->type = net::kIcmpDestUnreachable;
-    icmp->code = net::kIcmpCodeFragNeeded;
+    icmp->code = code;
     icmp->word0 = 0;
-    icmp->word1 = rte_cpu_to_be_16(static_cast<uint16_t>(mtu));
+    icmp->word1 = rte_cpu_to_be_16(word1);
     icmp->checksum = 0;
     icmp->checksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, icmp_len));
   } else {
@@ -130,14 +138,93 @@ bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8
     ip->hop_limits = kReplyTtl;
     std::memcpy(ip->src_addr, orig->dst_addr, 16);
     std::memcpy(ip->dst_addr, orig->src_addr, 16);
-    icmp->type = net::kIcmpv6PacketTooBig;
-    icmp->code = 0;
+    icmp->type = v6_type;
+    icmp->code = code;
     // ICMPv6 carries a 32-bit MTU: the high half is zero for any Ethernet MTU.
     icmp->word0 = 0;
-    icmp->word1 = rte_cpu_to_be_16(static_cast<uint16_t>(mtu));
+    icmp->word1 = rte_cpu_to_be_16(word1);
     icmp->checksum = 0;
     icmp->checksum = rte_ipv6_udptcp_cksum(ip, icmp);
   }
+  return true;
+}
+
+}  // namespace
+
+bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8_t* port_mac) {
+  const uint8_t code = meta.family == 4 ? net::kIcmpCodeFragNeeded : 0;
+  return make_icmp_error(m, meta, net::kIcmpv6PacketTooBig, code, static_cast<uint16_t>(mtu),
+                         port_mac);
+}
+
+bool make_unreachable(rte_mbuf* m, const PacketMeta& meta, const uint8_t* port_mac) {
+  const bool udp = meta.key.protocol == net::kIpProtoUdp;
+  uint8_t code;
+  if (meta.family == 4) {
+    code = udp ? net::kIcmpCodePortUnreachable : net::kIcmpCodeHostUnreachable;
+  } else {
+    code = udp ? net::kIcmpv6CodePortUnreachable : net::kIcmpv6CodeAddressUnreachable;
+  }
+  return make_icmp_error(m, meta, net::kIcmpv6DestUnreachable, code, 0, port_mac);
+}
+
+bool make_tcp_reset(rte_mbuf* m, const PacketMeta& meta, const uint8_t* port_mac) {
+  auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  const uint32_t l2 = meta.l2_len;
+  const uint32_t l3_end = l2 + meta.l3_len;
+  const auto* in = reinterpret_cast<const net::TcpHeader*>(frame + meta.l4_offset);
+  const uint32_t header = (in->data_offset >> 4) * 4u;
+  if (header < sizeof(net::TcpHeader) || meta.l4_offset + header > l3_end) return false;
+  const uint32_t seg_len = l3_end - meta.l4_offset - header + ((in->flags & net::kTcpSyn) != 0) +
+                           ((in->flags & net::kTcpFin) != 0);
+  net::TcpHeader rst{};
+  rst.src_port = in->dst_port;
+  rst.dst_port = in->src_port;
+  if ((in->flags & net::kTcpAck) != 0) {
+    rst.seq = in->ack;
+    rst.flags = net::kTcpRst;
+  } else {
+    rst.ack = rte_cpu_to_be_32(rte_be_to_cpu_32(in->seq) + seg_len);
+    rst.flags = net::kTcpRst | net::kTcpAck;
+  }
+  rst.data_offset = 5 << 4;
+  address_reply(frame, port_mac);
+  uint8_t* l3 = frame + l2;
+  uint32_t ip_len;
+  if (meta.family == 4) {
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
+    ip_len = sizeof(rte_ipv4_hdr);
+    const rte_be32_t src = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = src;
+    ip->version_ihl = 0x45;
+    ip->type_of_service = 0;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(ip_len + sizeof rst));
+    ip->packet_id = 0;
+    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = kReplyTtl;
+    ip->next_proto_id = net::kIpProtoTcp;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    std::memcpy(l3 + ip_len, &rst, sizeof rst);
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l3 + ip_len);
+    tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+  } else {
+    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(l3);
+    ip_len = sizeof(rte_ipv6_hdr);
+    uint8_t tmp[16];
+    std::memcpy(tmp, ip->src_addr, 16);
+    std::memcpy(ip->src_addr, ip->dst_addr, 16);
+    std::memcpy(ip->dst_addr, tmp, 16);
+    ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+    ip->payload_len = rte_cpu_to_be_16(sizeof rst);
+    ip->proto = net::kIpProtoTcp;
+    ip->hop_limits = kReplyTtl;
+    std::memcpy(l3 + ip_len, &rst, sizeof rst);
+    auto* tcp = reinterpret_cast<rte_tcp_hdr*>(l3 + ip_len);
+    tcp->cksum = rte_ipv6_udptcp_cksum(ip, tcp);
+  }
+  mbuf_truncate(m, l2 + ip_len + sizeof rst);
   return true;
 }
 

@@ -38,4 +38,23 @@ void make_echo_reply(rte_mbuf* m, const PacketMeta& meta, const uint8_t* port_ma
 // headroom.
 bool make_too_big(rte_mbuf* m, const PacketMeta& meta, uint32_t mtu, const uint8_t* port_mac);
 
+// The answers of a VIP without a usable backend (no_backend, common/
+// scheduler.h), built in place like the others:
+//
+// Destination unreachable quoting the packet as make_too_big does: for UDP
+// "port unreachable" (ICMPv4 type 3 code 3, ICMPv6 type 1 code 4), what a
+// host without the service answers; for TCP "host unreachable" (ICMPv4
+// code 1, ICMPv6 code 3 "address unreachable"): no host behind the VIP is
+// there. Returns false if the mbuf lacks headroom.
+bool make_unreachable(rte_mbuf* m, const PacketMeta& meta, const uint8_t* port_mac);
+
+// A TCP RST from the VIP, as a kernel answers a segment to a closed port
+// (RFC 793, "Reset Generation"; RFC 9293 3.10.7.1): if the segment has ACK,
+// seq = its ack and only RST; otherwise seq 0, ack = its seq + its length
+// (SYN and FIN count one each) and RST|ACK, so for a SYN ack = ISN + 1.
+// Window 0, no options, DF, TTL kReplyTtl; IPv6 extension headers are not
+// copied. Never for an RST (the caller's rule). Returns false if the TCP
+// header's data offset is malformed.
+bool make_tcp_reset(rte_mbuf* m, const PacketMeta& meta, const uint8_t* port_mac);
+
 }  // namespace sluice::dp

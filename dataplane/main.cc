@@ -253,6 +253,11 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fatal(e.what());
   }
+  // Every worker reads every worker's per-backend counters (the connection
+  // counts of least-connections and power-of-two).
+  std::vector<const TrafficCounters*> peer_backends(workers);
+  for (uint32_t i = 0; i < workers; ++i) peer_backends[i] = segment->backend_counters(i);
+  for (auto& ctx : contexts) ctx->set_peers(peer_backends.data(), workers);
   // The metrics' connection-table fill ratio is entries over this.
   header.conn_capacity_per_lcore.store(contexts.front()->conn().capacity(),
                                        std::memory_order_relaxed);

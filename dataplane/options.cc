@@ -111,9 +111,9 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
       ("max-backend-id", po::value(&raw.max_backend_id)->default_value(d.max_backend_id),
        "Largest backend id accepted.")
       ("icmp-rate", po::value(&raw.icmp_rate)->default_value(d.icmp_rate_per_s),
-       "ICMP too-big replies per second per worker (0: never send them).")
+       "Replies to clients (ICMP too big, the no-backend RST or unreachable) per second per worker (0: never send them).")
       ("icmp-burst", po::value(&raw.icmp_burst)->default_value(d.icmp_burst),
-       "ICMP too-big replies a worker may send at once after a quiet spell.");
+       "Replies to clients a worker may send at once after a quiet spell.");
   po::options_description workers("Workers (one per EAL worker lcore; -l 0-2 gives two)");
   workers.add_options()
       ("burst", po::value(&raw.burst)->default_value(o.burst),

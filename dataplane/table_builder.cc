@@ -304,15 +304,21 @@ VipEntry TableBuilder::vip_entry(const BuiltVip& built) {
   VipEntry v{};
   v.id = vip.id;
   v.maglev_size = vip.table_size;
-  v.maglev = built.maglev->data();
+  const MaglevTable& tables = *built.maglev;
+  v.maglev = tables.slots.data();
   // The existing-flows table follows the new-flows one when a backend
   // drains (build_vip_tables); otherwise they are the same slots.
   v.maglev_existing =
-      built.maglev->size() > vip.table_size ? v.maglev + vip.table_size : v.maglev;
+      tables.slots.size() > vip.table_size ? v.maglev + vip.table_size : v.maglev;
   v.family = vip.address.family;
   v.protocol = vip.protocol;
   v.encap = vip.encap;
+  v.scheduler = vip.scheduler;
+  v.no_backend = vip.no_backend;
   v.port_be = net::host_to_be16(vip.port);
+  v.candidates.ids = tables.candidate_ids.data();
+  v.candidates.cumulative = tables.candidate_cumulative.data();
+  v.candidates.count = static_cast<uint32_t>(tables.candidate_ids.size());
   return v;
 }
 
@@ -353,10 +359,11 @@ std::string TableBuilder::build_tables(const std::vector<std::pair<VipConfig*, B
           throw std::bad_alloc();
         }
         auto table = std::make_shared<MaglevTable>();
-        if (std::string e = build_vip_tables(vip, *table); !e.empty()) {
+        if (std::string e = build_vip_tables(vip, table->slots); !e.empty()) {
           fail("vip id " + std::to_string(vip.id) + ": " + e, false);
           return;
         }
+        vip_candidates(vip, table->candidate_ids, table->candidate_cumulative);
         work[i].second->maglev = std::move(table);
       } catch (const std::bad_alloc&) {
         fail({}, true);

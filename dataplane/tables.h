@@ -29,7 +29,9 @@ struct BackendEntry {
 };
 static_assert(sizeof(BackendEntry) == 24);
 
-struct VipEntry {
+// One cache line per VIP: what every packet reads (id, encap, the tables'
+// pointers) first, the miss path's scheduling fields after.
+struct alignas(64) VipEntry {
   uint32_t id;
   uint32_t maglev_size;
   // maglev_size backend ids each (0 = no backend): the table for new flows,
@@ -41,12 +43,24 @@ struct VipEntry {
   uint8_t family;
   uint8_t protocol;
   Encap encap;
-  uint8_t pad;
+  Scheduler scheduler;
   uint16_t port_be;           // 0 = all ports
+  NoBackend no_backend;
+  uint8_t pad;
+  // The host-local schedulers' candidates for new flows (vip_candidates).
+  Candidates candidates;
 };
+static_assert(sizeof(VipEntry) == 64);
 
-// One VIP's tables as build_vip_tables lays them out.
-using MaglevTable = std::vector<uint32_t>;
+// One VIP's tables: the Maglev slots as build_vip_tables lays them out, and
+// the candidates of the host-local schedulers (vip_candidates). Both follow
+// from the same inputs (same_maglev_inputs), so a build shares them or
+// makes both.
+struct MaglevTable {
+  std::vector<uint32_t> slots;
+  std::vector<uint32_t> candidate_ids;
+  std::vector<uint64_t> candidate_cumulative;
+};
 
 struct TableSnapshot {
   uint64_t generation = 0;

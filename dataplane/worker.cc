@@ -1,6 +1,7 @@
 #include "dataplane/worker.h"
 
 #include "common/conn_state.h"
+#include "common/scheduler.h"
 
 #include <rte_prefetch.h>
 
@@ -87,6 +88,69 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
   }
   icmp_max_tokens_ = config.icmp_rate_per_s == 0 ? 0 : icmp_cycles_per_token_ * config.icmp_burst;
   icmp_tokens_ = icmp_max_tokens_;
+  const size_t backends = size_t{config.max_backend_id} + 1;
+  wrr_current_.reset(new int64_t[backends]());
+  peer_counts_.reset(new PeerCount[backends]());
+  // Distinct per lcore, the same on every run (the fixtures' draws).
+  random_state_ = (config.hash_seed ^ (uint64_t{reader_id} + 1) * 0x9e3779b97f4a7c15ull) | 1;
+  conn_.set_counts(backend_counters_);
+}
+
+void WorkerContext::set_peers(const TrafficCounters* const* backends, uint32_t n) {
+  peers_ = backends;
+  n_peers_ = n;
+}
+
+uint64_t WorkerContext::connection_cost(uint32_t id) const {
+  const TrafficCounters& own = backend_counters_[id];
+  const PeerCount& peers = peer_counts_[id];
+  return sluice::connection_cost(
+      uint64_t{peers.active} + entries_of_class(own.active_in, own.active_out),
+      uint64_t{peers.inactive} + entries_of_class(own.inactive_in, own.inactive_out));
+}
+
+void WorkerContext::refresh_peer_counts() {
+  const TableSnapshot& t = *tables_.current();
+  for (const VipEntry& v : t.vips) {
+    if (!scheduler_counts_connections(v.scheduler)) continue;
+    for (uint32_t i = 0; i < v.candidates.count; ++i) {
+      const uint32_t id = v.candidates.ids[i];
+      uint64_t active = 0, inactive = 0;
+      for (uint32_t l = 0; l < n_peers_; ++l) {
+        if (l == reader_id_) continue;
+        const TrafficCounters& c = peers_[l][id];
+        // Each lcore writes its own block with plain stores; out before in,
+        // since an entry is counted in before it is counted out.
+        const uint32_t a_out = __atomic_load_n(&c.active_out, __ATOMIC_RELAXED);
+        const uint32_t i_out = __atomic_load_n(&c.inactive_out, __ATOMIC_RELAXED);
+        const uint32_t a_in = __atomic_load_n(&c.active_in, __ATOMIC_RELAXED);
+        const uint32_t i_in = __atomic_load_n(&c.inactive_in, __ATOMIC_RELAXED);
+        active += entries_of_class(a_in, a_out);
+        inactive += entries_of_class(i_in, i_out);
+      }
+      peer_counts_[id] = {static_cast<uint32_t>(active), static_cast<uint32_t>(inactive)};
+    }
+  }
+}
+
+void WorkerContext::maintain(uint64_t now_tsc) {
+  const uint32_t now = ticks(now_tsc);
+  if (!maintained_) {
+    maintained_ = true;
+    swept_at_ = now;
+  }
+  // The sweep's share of the table for the ticks since the last one.
+  const uint64_t per_period = uint64_t{ticks_per_second_} * kSweepSeconds;
+  const uint64_t due = uint64_t{now - swept_at_} * conn_.buckets() / (per_period == 0 ? 1 : per_period);
+  if (due != 0) {
+    conn_.sweep(now, due);
+    swept_at_ = now;
+  }
+  if (peers_ != nullptr &&
+      now_tsc - counts_refreshed_tsc_ >= config_.tsc_hz / 1000 * kConnCountsRefreshMs) {
+    counts_refreshed_tsc_ = now_tsc;
+    refresh_peer_counts();
+  }
 }
 
 void WorkerContext::start_burst(uint64_t now_tsc) {
@@ -216,13 +280,25 @@ struct BurstRunner {
           !icmp_error && (packet == FlowPacket::kSyn || packet == FlowPacket::kUdp);
       count(starts_flow ? Counter::conn_misses : Counter::conn_misses_non_syn);
     }
+    // source-hash: Maglev over the client address alone (the key's source
+    // is the client for ICMP errors too: their key is swapped).
+    const uint64_t maglev_hash =
+        vip.scheduler == Scheduler::kSourceHash
+            ? source_hash(meta.key.src, meta.family, ctx.config_.hash_seed)
+            : meta.hash.hash;
+    const uint32_t slot = maglev_slot(maglev_hash, vip.maglev_size);
     if (icmp_error) {
       // The flow under way it quotes, by the existing-flows table.
-      return vip.maglev_existing[maglev_slot(meta.hash.hash, vip.maglev_size)];
+      return vip.maglev_existing[slot];
     }
     const MissRule rule = miss_rule(packet, now_tsc < ctx.udp_predate_until_tsc_);
-    const uint32_t slot = maglev_slot(meta.hash.hash, vip.maglev_size);
-    uint32_t id = (rule.turns == MaglevTurns::kNewFlows ? vip.maglev : vip.maglev_existing)[slot];
+    // The host-local schedulers pick new flows; flows under way that miss
+    // go by the existing-flows Maglev table like any other.
+    const bool host_local =
+        rule.turns == MaglevTurns::kNewFlows && scheduler_is_host_local(vip.scheduler);
+    uint32_t id = host_local ? pick_host_local(vip)
+                             : (rule.turns == MaglevTurns::kNewFlows ? vip.maglev
+                                                                     : vip.maglev_existing)[slot];
     if (id == kMaglevNoBackend) return id;
     if (entry != nullptr) {
       // The flow's old backend left the VIP, or its connection was
@@ -238,12 +314,15 @@ struct BurstRunner {
       }
       if (how == ConnInsert::kFailed && packet == FlowPacket::kSyn &&
           vip.maglev_existing[slot] != id) [[unlikely]] {
-        // A new flow we cannot remember, on a slot a draining backend still
-        // holds for flows under way: its next packets will miss too and go
-        // by the existing-flows table, so this one goes there as well, or
-        // the connection would be split between two backends (reset).
+        // A new flow we cannot remember, where the existing-flows table
+        // names another backend (a draining one still holds the slot for
+        // flows under way, or a host-local scheduler chose): its next
+        // packets will miss too and go by the existing-flows table, so this
+        // one goes there as well, or the connection would be split between
+        // two backends (reset).
         id = vip.maglev_existing[slot];
-        count(Counter::new_flows_unentered_to_draining);
+        count(host_local ? Counter::new_flows_unentered_to_maglev
+                         : Counter::new_flows_unentered_to_draining);
       }
     }
     if (rule.new_flow) {
@@ -254,6 +333,63 @@ struct BurstRunner {
       ctx.backend_counters_[id].non_syn_misses++;
     }
     return id;
+  }
+
+  // weighted-round-robin, least-connections, power-of-two (common/
+  // scheduler.h) over the VIP's candidates; 0 when it has none.
+  uint32_t pick_host_local(const VipEntry& vip) {
+    const Candidates& c = vip.candidates;
+    if (c.count == 0) return kMaglevNoBackend;
+    const auto cost = [this](uint32_t id) { return ctx.connection_cost(id); };
+    switch (vip.scheduler) {
+      case Scheduler::kWeightedRoundRobin:
+        return c.ids[smooth_wrr_pick(c, ctx.wrr_current_.get())];
+      case Scheduler::kLeastConnections:
+        return c.ids[least_connections_pick(c, cost)];
+      case Scheduler::kPowerOfTwo: {
+        const uint64_t r1 = xorshift64star(ctx.random_state_);
+        const uint64_t r2 = xorshift64star(ctx.random_state_);
+        return c.ids[power_of_two_pick(c, r1, r2, cost)];
+      }
+      case Scheduler::kMaglev:
+      case Scheduler::kSourceHash:
+        break;
+    }
+    return kMaglevNoBackend;
+  }
+
+  // No usable backend for a packet that is no ICMP error: the VIP's answer
+  // (no_backend). Out of line, off the forwarding path.
+  [[gnu::noinline]] void no_backend(rte_mbuf* m, const PacketMeta& meta, BurstOutput& out) {
+    const NoBackend answer = meta.vip->no_backend;
+    // Never answer an RST (RFC 9293 3.10.7.1).
+    if (answer == NoBackend::kDrop ||
+        (answer == NoBackend::kReset && (meta.tcp_flags & net::kTcpRst) != 0)) {
+      drop(m, meta, Counter::drop_no_backend, out);
+      return;
+    }
+    if (!may_answer(m, meta)) {
+      drop(m, meta, Counter::drop_icmp_bad_source, out);
+      return;
+    }
+    if (!icmp_token()) {
+      drop(m, meta, Counter::drop_no_backend_rate_limited, out);
+      return;
+    }
+    if (answer == NoBackend::kReset) {
+      if (!make_tcp_reset(m, meta, ctx.config_.port_mac)) {
+        drop(m, meta, Counter::drop_no_backend, out);
+        return;
+      }
+      count(Counter::no_backend_rst_sent);
+    } else {
+      if (!make_unreachable(m, meta, ctx.config_.port_mac)) {
+        drop(m, meta, Counter::drop_no_headroom, out);
+        return;
+      }
+      count(Counter::no_backend_unreachable_sent);
+    }
+    out.to_client[out.n_to_client++] = m;
   }
 
   bool encapsulate_to(rte_mbuf* m, const PacketMeta& meta, const BackendEntry& be) {
@@ -330,7 +466,11 @@ struct BurstRunner {
     const bool icmp_error = meta.action == Action::kIcmpError;
     const uint32_t id = pick_backend(meta, icmp_error, hit);
     if (id == kMaglevNoBackend) {
-      drop(m, meta, icmp_error ? Counter::drop_icmp_error_no_flow : Counter::drop_no_backend, out);
+      if (icmp_error) {
+        drop(m, meta, Counter::drop_icmp_error_no_flow, out);
+      } else {
+        no_backend(m, meta, out);
+      }
       return;
     }
     const BackendEntry& be = t.backends[id];
@@ -413,6 +553,8 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
       const bool starts_flow = meta[i].action == Action::kForward &&
                                (meta[i].key.protocol != net::kIpProtoTcp ||
                                 (meta[i].tcp_flags & net::kTcpSyn) != 0);
+      // (source-hash reads another slot: this prefetch is then wasted,
+      // never wrong.)
       const uint32_t* table = starts_flow ? v.maglev : v.maglev_existing;
       rte_prefetch0(&table[maglev_slot(meta[i].hash.hash, v.maglev_size)]);
     }

@@ -46,7 +46,9 @@ struct ForwardingConfig {
   // burst); UDP misses within a UDP idle timeout of it may be flows of a
   // previous dataplane (common/conn_state.h, miss_rule).
   uint64_t start_tsc = 0;
-  uint32_t icmp_rate_per_s = 100;  // too-big replies per second per lcore
+  // Replies per second per lcore: ICMP too big, and the no-backend answers
+  // (RST, unreachable); one token bucket for all of them.
+  uint32_t icmp_rate_per_s = 100;
   uint32_t icmp_burst = 50;
   uint64_t tsc_hz = 0;             // rte_get_tsc_hz()
   uint64_t flows_per_lcore = 1u << 20;
@@ -102,6 +104,21 @@ class alignas(64) WorkerContext {
   // Per burst, before its packets: the flood guard's window, the start.
   void start_burst(uint64_t now_tsc);
 
+  // Least-connections and power-of-two decide on every lcore's counts
+  // (conn_table.h): `backends[l]` is lcore l's per-backend counters, this
+  // one's (reader_id) included. Set once before the first maintain().
+  void set_peers(const TrafficCounters* const* backends, uint32_t n);
+  // Between bursts, never inside one (the worker loop, once per pass):
+  // takes the other lcores' connection counts again once they are 100 ms
+  // old (kConnCountsRefreshMs), and sweeps expired entries out of the
+  // counts so that the whole table is looked at every kSweepSeconds.
+  void maintain(uint64_t now_tsc);
+  static constexpr uint64_t kConnCountsRefreshMs = 100;
+  static constexpr uint64_t kSweepSeconds = 10;
+  // A backend's connection_cost as this lcore sees it: its own entries
+  // now, and the other lcores' as of the last refresh.
+  uint64_t connection_cost(uint32_t backend_id) const;
+
  private:
   friend struct BurstRunner;
 
@@ -117,7 +134,23 @@ class alignas(64) WorkerContext {
   // TSC before which a UDP miss goes by the existing-flows table.
   uint64_t udp_predate_until_tsc_ = 0;
   bool started_ = false;
-  // Token bucket for ICMP too-big replies, in TSC cycles.
+  // Per-lcore scheduling state, indexed by backend id: smooth weighted
+  // round robin's current weights; the other lcores' active and inactive
+  // entries at the last refresh. Power-of-two's random state.
+  std::unique_ptr<int64_t[]> wrr_current_;
+  struct PeerCount {
+    uint32_t active;
+    uint32_t inactive;
+  };
+  std::unique_ptr<PeerCount[]> peer_counts_;
+  uint64_t random_state_;
+  const TrafficCounters* const* peers_ = nullptr;
+  uint32_t n_peers_ = 0;
+  uint64_t counts_refreshed_tsc_ = 0;
+  uint32_t swept_at_ = 0;  // tick of the last sweep
+  bool maintained_ = false;
+  void refresh_peer_counts();
+  // Token bucket for replies to clients (too big, no backend), in TSC cycles.
   uint64_t icmp_tokens_;
   uint64_t icmp_last_tsc_ = 0;
   uint64_t icmp_cycles_per_token_;

@@ -294,6 +294,43 @@ TEST_F(Pipeline, UnchangedConfigIsNotPushed) {
   EXPECT_EQ(dp.commits(), 1u);
 }
 
+// Slow start through the whole pipeline: a backend enabled again reaches
+// the dataplane at 10% of its weight (the others scaled by ten), ramps in at
+// most ten pushes to its full weight, and the desired state keeps the
+// operator's weight throughout.
+TEST_F(Pipeline, SlowStartRampsAReturningBackendInAtMostTenPushes) {
+  FakeDataplane dp(instance_);
+  ASSERT_TRUE(wait_until([&] { return attached(); }));
+  ASSERT_EQ(call(kConfig)["ok"], true);
+  ASSERT_EQ(call(R"({"op": "vip.set", "vip": "192.0.2.10:80/tcp", "slow_start": 1})")["ok"], true);
+  ASSERT_EQ(call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-2",
+                     "state": "disabled"})")["ok"], true);
+  const size_t before = dp.applied().size();
+  const json a = call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-2",
+                          "state": "active"})");
+  ASSERT_EQ(a["ok"], true) << a.dump();
+  ASSERT_GT(dp.applied().size(), before);
+  const auto weights = [](const TableConfig& c) {
+    return std::vector<uint32_t>{c.vips[0].backends[0].weight, c.vips[0].backends[1].weight};
+  };
+  EXPECT_EQ(weights(dp.applied()[before]), (std::vector<uint32_t>{10, 1}));
+  const json list = call(R"({"op": "backend.list", "vip": "192.0.2.10:80/tcp"})");
+  EXPECT_LT(list["result"]["backends"][1]["effective_weight"].get<double>(), 0.5) << list.dump();
+  ASSERT_TRUE(wait_until([&] { return weights(dp.applied().back()) == std::vector<uint32_t>{1, 1}; },
+                         5000));
+  const size_t pushes = dp.applied().size() - before;
+  EXPECT_LE(pushes, 10u);
+  EXPECT_GE(pushes, 5u) << "the ramp went in steps";
+  uint32_t last = 0;
+  for (size_t i = before; i + 1 < dp.applied().size(); ++i) {
+    const uint32_t w = dp.applied()[i].vips[0].backends[1].weight;
+    EXPECT_GT(w, last) << "push " << i - before << " of the ramp";
+    last = w;
+  }
+  EXPECT_EQ(ctl_->state().config.vips[0].backends[1].weight, 1u);
+  EXPECT_TRUE(in_sync());
+}
+
 TEST_F(Pipeline, QueuedChangesAreAnsweredInOrder) {
   FakeDataplane dp(instance_);
   ASSERT_TRUE(wait_until([&] { return attached(); }));

@@ -131,7 +131,7 @@ TEST_F(StateTest, MissingVipsAndBackendsAreNotFound) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, ErrorCode::kNotFound);
   EXPECT_EQ(e->field, "name");
-  e = set_backend(s, key("192.0.2.10:80/tcp"), "nope", BackendChange{1, std::nullopt}, limits);
+  e = set_backend(s, key("192.0.2.10:80/tcp"), "nope", BackendChange{1, std::nullopt, std::nullopt}, limits);
   ASSERT_TRUE(e);
   EXPECT_EQ(e->code, ErrorCode::kNotFound);
   e = add_backend(s, key("192.0.2.10:81/tcp"), backend("x", "198.51.100.7"), limits);

@@ -66,6 +66,29 @@ TEST(Transaction, RoundTrip) {
   EXPECT_TRUE(cp::same_config(assemble(records, sample(5, 1)), c));
 }
 
+// The scheduling policy and backup travel the ring, change the digest, and
+// a policy change is a VIP upsert, a backup change a backend upsert.
+TEST(Transaction, SchedulerFieldsTravelAndCount) {
+  const TableConfig from = sample(2, 3);
+  TableConfig to = from;
+  to.vips[0].scheduler = Scheduler::kPowerOfTwo;
+  to.vips[0].no_backend = NoBackend::kUnreachable;
+  to.vips[0].slow_start_s = 45;
+  to.vips[1].backends[2].backup = true;
+  EXPECT_NE(vip_digest(to.vips[0]), vip_digest(from.vips[0]));
+  EXPECT_NE(vip_digest(to.vips[1]), vip_digest(from.vips[1]));
+  const TableDelta d = diff_configs(from, to);
+  EXPECT_EQ(d.vip_upserts.size(), 1u);
+  EXPECT_EQ(d.backend_upserts.size(), 1u);
+  const TableConfig got = assemble(encode_transaction(d, 3), from);
+  EXPECT_TRUE(cp::same_config(got, to));
+  EXPECT_EQ(config_digest(got), config_digest(to));
+  EXPECT_EQ(got.vips[0].scheduler, Scheduler::kPowerOfTwo);
+  EXPECT_EQ(got.vips[0].no_backend, NoBackend::kUnreachable);
+  EXPECT_EQ(got.vips[0].slow_start_s, 45u);
+  EXPECT_TRUE(got.vips[1].backends[2].backup);
+}
+
 TEST(Transaction, DeltaRoundTripReproducesTheTarget) {
   const TableConfig from = sample(4, 3);
   TableConfig to = from;

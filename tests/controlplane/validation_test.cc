@@ -316,6 +316,42 @@ TEST_F(ApiValidation, OtherBadValues) {
           "192.0.2.10:81/tcp");
 }
 
+// The scheduling policy (issue 16): names, the reset rule, the range, and
+// vip.set's own arguments; an accepted vip.set shows in the view.
+TEST_F(ApiValidation, SchedulerPolicy) {
+  refused(R"({"op": "vip.add", "vip": {"address": "192.0.2.11", "port": 80, "protocol": "tcp",
+              "scheduler": "fastest"}})",
+          "invalid", "vip.scheduler", "'fastest' is not maglev, source-hash");
+  refused(R"({"op": "vip.add", "vip": {"address": "192.0.2.11", "port": 53, "protocol": "udp",
+              "no_backend": "reset"}})",
+          "invalid", "vip.no_backend", "not tcp (use unreachable)");
+  refused(R"({"op": "vip.set", "vip": "192.0.2.10:80/tcp", "no_backend": "refuse"})", "invalid",
+          "no_backend", "'refuse' is not drop, reset or unreachable");
+  refused(R"({"op": "vip.set", "vip": "192.0.2.10:80/tcp", "slow_start": 86401})", "invalid",
+          "slow_start", "86401 exceeds 86400");
+  refused(R"({"op": "vip.set", "vip": "[2001:db8::10]:53/udp", "no_backend": "reset"})",
+          "invalid", "no_backend", "not tcp");
+  refused(R"({"op": "vip.set", "vip": "192.0.2.10:80/tcp"})", "usage", "",
+          "vip.set needs \"scheduler\", \"no_backend\" and/or \"slow_start\"");
+  refused(R"({"op": "vip.set", "vip": "192.0.2.10:80/tcp", "encap": "gue"})", "usage", "encap",
+          "unknown field");
+  refused(R"({"op": "vip.set", "vip": "192.0.2.99:80/tcp", "scheduler": "maglev"})", "not_found",
+          "vip", "192.0.2.99:80/tcp");
+  refused(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-1", "backup": 1})",
+          "usage", "backup", "true or false");
+  const json a = call(R"({"op": "vip.set", "vip": "192.0.2.10:80/tcp",
+                          "scheduler": "weighted-round-robin", "slow_start": 60})");
+  ASSERT_EQ(a["ok"], true) << a.dump();
+  EXPECT_EQ(a["result"]["vip"]["scheduler"], "weighted-round-robin");
+  EXPECT_EQ(a["result"]["vip"]["host_local"], true);
+  EXPECT_EQ(a["result"]["vip"]["slow_start"], 60);
+  EXPECT_EQ(a["result"]["vip"]["no_backend"], "drop");
+  const json b = call(R"({"op": "backend.set", "vip": "192.0.2.10:80/tcp", "name": "web-2",
+                          "backup": true})");
+  ASSERT_EQ(b["ok"], true) << b.dump();
+  EXPECT_EQ(b["result"]["backend"]["backup"], true);
+}
+
 TEST_F(ApiValidation, ConfigCheckValidatesWithoutApplying) {
   json a = call(R"({"op": "config.check", "config": {"vips": []}, "allow_empty": true})");
   EXPECT_EQ(a["result"]["valid"], true) << a.dump();

@@ -18,8 +18,12 @@ are printed (or written) as JSON.
                  FIRST..FIRST+COUNT-1 (fixed source ports: the flows are
                  known in advance); prints which backend answered each port
   client_tool.py udp-many HOST PORT COUNT         one datagram per source port
+  client_tool.py tcp-connect HOST PORT COUNT      connects only: each outcome and its time
+  client_tool.py udp-error HOST PORT COUNT        connected UDP: an answer, or the ICMP
+                 error the kernel reports (ECONNREFUSED for port unreachable)
   client_tool.py post HOST PORT BYTES             one upload, DF set (Linux default)
 """
+import errno
 import http.client
 import json
 import os
@@ -166,6 +170,48 @@ def udp_many(host, port, count):
     return {"per_backend": per_backend, "failures": failures}
 
 
+def tcp_connect(host, port, count):
+    """Connects `count` times; each attempt's outcome ("ok" or the error)
+    and how long it took: a refused connection fails at once, a dropped SYN
+    only after retries."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    attempts = []
+    for _ in range(count):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(5.0)
+        start = time.time()
+        try:
+            s.connect((host, port))
+            outcome = "ok"
+        except OSError as e:
+            outcome = errno.errorcode.get(e.errno, str(e)) if e.errno else str(e)
+        finally:
+            s.close()
+        attempts.append({"outcome": outcome, "seconds": round(time.time() - start, 3)})
+    return {"attempts": attempts}
+
+
+def udp_error(host, port, count):
+    """Sends on a connected UDP socket and reads: an ICMP port unreachable
+    comes back as ECONNREFUSED (Linux reports ICMP errors on connected UDP
+    sockets)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    outcomes = []
+    for i in range(count):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        s.settimeout(2.0)
+        s.connect((host, port))
+        try:
+            s.send(b"ping %d" % i)
+            s.recv(2048)
+            outcomes.append("answer")
+        except OSError as e:
+            outcomes.append(errno.errorcode.get(e.errno, "timeout") if e.errno else "timeout")
+        finally:
+            s.close()
+    return {"outcomes": outcomes}
+
+
 def post(host, port, size):
     conn = http.client.HTTPConnection(host, port, timeout=20)
     body = b"x" * size
@@ -189,6 +235,10 @@ def main():
         result = http_ports(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif cmd == "udp-many":
         result = udp_many(args[0], int(args[1]), int(args[2]))
+    elif cmd == "tcp-connect":
+        result = tcp_connect(args[0], int(args[1]), int(args[2]))
+    elif cmd == "udp-error":
+        result = udp_error(args[0], int(args[1]), int(args[2]))
     elif cmd == "post":
         result = post(args[0], int(args[1]), int(args[2]))
     else:

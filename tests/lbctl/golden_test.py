@@ -154,6 +154,22 @@ def session_without_dataplane(s):
         C("vip-del-json", "vip del '[2001:db8::20]:80/tcp' -o json"),
         C("vip-list-final", "vip list"),
 
+        # Schedulers, backups, slow start and the no-backend answer (issue 16).
+        C("vip-add-scheduler", "vip add 192.0.2.40:80/tcp --scheduler least-connections "
+          "--no-backend reset --slow-start 300"),
+        C("backend-add-backup", "backend add 192.0.2.40:80/tcp spare-1 198.51.100.40 --backup"),
+        C("backend-add-primary", "backend add 192.0.2.40:80/tcp web-40 198.51.100.41 --weight 2"),
+        C("backend-list-backup", "backend list 192.0.2.40:80/tcp"),
+        C("vip-set", "vip set 192.0.2.40:80/tcp --scheduler power-of-two --slow-start 0"),
+        C("vip-set-json", "-o json vip set 192.0.2.40:80/tcp --no-backend unreachable"),
+        C("vip-show-scheduler", "vip show 192.0.2.40:80/tcp"),
+        C("flow-explain-host-local", "flow explain 203.0.113.7 40000 192.0.2.40 80 tcp"),
+        C("help-vip-set", "vip set --help"),
+        C("invalid-scheduler", "vip set 192.0.2.40:80/tcp --scheduler round-robin"),
+        C("invalid-vip-set-nothing", "vip set 192.0.2.40:80/tcp"),
+        C("invalid-reset-on-udp", "vip add 192.0.2.41:53/udp --no-backend reset"),
+        C("invalid-slow-start", "vip set 192.0.2.40:80/tcp --slow-start 90000"),
+
         # Exit code 2: the command line is wrong (found by lbctl).
         C("usage-no-command", ""),
         C("usage-unknown-noun", "frob list"),

@@ -214,7 +214,7 @@ TEST(CommandLine, UsageErrors) {
   EXPECT_EQ(failure({"frob"}), (P{Exit::kUsage, "unknown command 'frob'"}));
   EXPECT_EQ(failure({"vip", "frob"}), (P{Exit::kUsage, "unknown command 'vip frob'"}));
   EXPECT_EQ(failure({"vip"}),
-            (P{Exit::kUsage, "'lbctl vip' needs a command: add, del, list, show"}));
+            (P{Exit::kUsage, "'lbctl vip' needs a command: add, set, del, list, show"}));
   EXPECT_EQ(failure({"vip", "show"}), (P{Exit::kUsage, "missing argument KEY"}));
   EXPECT_EQ(failure({"vip", "list", "x"}), (P{Exit::kUsage, "unexpected argument 'x'"}));
   EXPECT_EQ(failure({"vip", "list", "--encap", "gue"}),
@@ -319,11 +319,14 @@ TEST(Output, JsonIsPrettyAndSorted) {
 
 const char* kVip = R"({"key": "192.0.2.10:80/tcp", "id": 1, "address": "192.0.2.10",
   "port": 80, "protocol": "tcp", "encap": "ipip", "table_size": 65537,
+  "scheduler": "least-connections", "host_local": true, "no_backend": "reset", "slow_start": 30,
   "counters": {"packets": 1200, "bytes": 98000, "new_flows": 40},
   "backends": [
     {"name": "web-1", "id": 3, "address": "198.51.100.1", "weight": 1, "state": "active",
+     "effective_weight": 0.3, "backup": false,
      "counters": {"packets": 700, "bytes": 56000, "new_flows": 25}},
     {"name": "web-2", "id": 4, "address": "198.51.100.2", "weight": 10, "state": "draining",
+     "effective_weight": 0, "backup": true,
      "counters": {"packets": 500, "bytes": 42000, "new_flows": 15}}]})";
 
 TEST(Output, VipListAndBackendList) {
@@ -331,17 +334,25 @@ TEST(Output, VipListAndBackendList) {
   const nlohmann::json v6 = {{"key", "[2001:db8::10]:53/udp"},
                              {"encap", "gue"},
                              {"table_size", 251},
+                             {"scheduler", "maglev"},
                              {"backends", nlohmann::json::array()}};
   EXPECT_EQ(render_vip_list({{"vips", {vip, v6}}}),
-            "KEY                    ENCAP  TABLE  BACKENDS\n"
-            "192.0.2.10:80/tcp      ipip   65537         2\n"
-            "[2001:db8::10]:53/udp  gue      251         0\n");
+            "KEY                    ENCAP  TABLE  SCHEDULER          BACKENDS\n"
+            "192.0.2.10:80/tcp      ipip   65537  least-connections         2\n"
+            "[2001:db8::10]:53/udp  gue      251  maglev                    0\n");
   vip["backends"][0].erase("counters");
   vip["backends"][1].erase("counters");
   EXPECT_EQ(render_backend_list({{"backends", vip["backends"]}}),
-            "NAME   ADDRESS       WEIGHT  STATE\n"
-            "web-1  198.51.100.1       1  active\n"
-            "web-2  198.51.100.2      10  draining\n");
+            "NAME   ADDRESS       WEIGHT  EFFECTIVE  STATE     ROLE\n"
+            "web-1  198.51.100.1       1        0.3  active    primary\n"
+            "web-2  198.51.100.2      10          0  draining  backup\n");
+  // Without backups, no ROLE column.
+  vip["backends"][1]["backup"] = false;
+  vip["backends"][1]["effective_weight"] = 10.0;
+  EXPECT_EQ(render_backend_list({{"backends", vip["backends"]}}),
+            "NAME   ADDRESS       WEIGHT  EFFECTIVE  STATE\n"
+            "web-1  198.51.100.1       1        0.3  active\n"
+            "web-2  198.51.100.2      10         10  draining\n");
 }
 
 TEST(Output, VipShowWithCounters) {
@@ -350,14 +361,17 @@ TEST(Output, VipShowWithCounters) {
             "id:          1\n"
             "encap:       ipip\n"
             "table size:  65537\n"
+            "scheduler:   least-connections (host-local: not kept across hosts)\n"
+            "no backend:  reset\n"
+            "slow start:  30 s\n"
             "backends:    2\n"
             "packets:     1200\n"
             "bytes:       98000\n"
             "new flows:   40\n"
             "\n"
-            "NAME   ADDRESS       WEIGHT  STATE     PACKETS  BYTES  NEW_FLOWS\n"
-            "web-1  198.51.100.1       1  active        700  56000         25\n"
-            "web-2  198.51.100.2      10  draining      500  42000         15\n");
+            "NAME   ADDRESS       WEIGHT  EFFECTIVE  STATE     ROLE     PACKETS  BYTES  NEW_FLOWS\n"
+            "web-1  198.51.100.1       1        0.3  active    primary      700  56000         25\n"
+            "web-2  198.51.100.2      10          0  draining  backup       500  42000         15\n");
 }
 
 TEST(Output, Status) {
@@ -498,11 +512,13 @@ TEST(Output, BgpShowAndStatus) {
 
 TEST(Output, FlowExplain) {
   const auto result = nlohmann::json::parse(R"({"vip": "192.0.2.10:80/tcp",
+    "scheduler": "source-hash", "host_local": false,
     "hash": "885b50519e1166ad", "table_size": 65537, "slot": 34981,
     "backend": {"name": "web-2", "id": 2, "address": "198.51.100.2"}})");
   EXPECT_EQ(render_flow_explain(result, "tcp 203.0.113.7:40000 -> 192.0.2.10:80"),
             "flow:        tcp 203.0.113.7:40000 -> 192.0.2.10:80\n"
             "vip:         192.0.2.10:80/tcp\n"
+            "scheduler:   source-hash\n"
             "hash:        885b50519e1166ad\n"
             "table size:  65537\n"
             "slot:        34981\n"
@@ -510,6 +526,14 @@ TEST(Output, FlowExplain) {
   auto none = result;
   none["backend"] = nullptr;
   EXPECT_NE(render_flow_explain(none, "f").find("backend:     none ("), std::string::npos);
+  // A host-local scheduler's new flow has no answer here: say who decides.
+  auto wrr = none;
+  wrr["scheduler"] = "weighted-round-robin";
+  wrr["host_local"] = true;
+  const std::string text = render_flow_explain(wrr, "f");
+  EXPECT_NE(text.find("scheduler:   weighted-round-robin (host-local)\n"), std::string::npos);
+  EXPECT_NE(text.find("backend:     chosen at the flow's first packet by the worker"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // flow explain and the worker agree (DESIGN.md section 3; issue "one
 // contract library"): for 100,000 random new flows over several
 // configurations (IPv4 and IPv6, all-ports VIPs, weights, draining and
-// disabled backends, a VIP with no usable backend), the backend that
+// disabled backends, a VIP with no usable backend, source-hash VIPs and
+// backups), the backend that
 // cp::FlowExplainer names is the backend process_burst sends the flow's
 // first packet to, on real mbufs through the real burst function. Both use
 // the rules in common/ (flow key, VIP matching, slot, turn rule); this test
@@ -98,6 +99,20 @@ std::vector<TableConfig> configurations() {
                        {be(16, "off-1", "198.51.100.16", 1, BackendState::kDisabled),
                         be(17, "off-2", "198.51.100.17", 1, BackendState::kDraining)}));
   out.push_back(d);
+  TableConfig e;  // source-hash (Maglev over the client address), backups
+  VipConfig sh4 = vip(7, "192.0.2.40", 80, 6, 251, Encap::kIpip,
+                      {be(18, "sh-1", "198.51.100.18"), be(19, "sh-2", "198.51.100.19", 2),
+                       be(20, "sh-spare", "198.51.100.20")});
+  sh4.backends[2].backup = true;  // unused: the primaries serve
+  sh4.scheduler = Scheduler::kSourceHash;
+  VipConfig sh6 = vip(8, "2001:db8::40", 53, 17, 1021, Encap::kIpip,
+                      {be(21, "sh6-1", "2001:db8:2::21", 1, BackendState::kDisabled),
+                       be(22, "sh6-spare-1", "2001:db8:2::22"),
+                       be(23, "sh6-spare-2", "2001:db8:2::23", 3)});
+  sh6.backends[1].backup = sh6.backends[2].backup = true;  // they serve: no primary can
+  sh6.scheduler = Scheduler::kSourceHash;
+  e.vips = {sh4, sh6};
+  out.push_back(e);
   return out;
 }
 
@@ -228,8 +243,8 @@ TEST_F(FlowAgreement, FlowExplainNamesTheBackendTheWorkerPicks) {
     }
     publisher.unregister_reader(0);
   }
-  EXPECT_EQ(flows, 200000u);
-  EXPECT_GT(to_backend, 180000u);
+  EXPECT_EQ(flows, 250000u);
+  EXPECT_GT(to_backend, 230000u);
   EXPECT_GT(no_backend, 2000u) << "the VIP without usable backends was exercised";
 }
 

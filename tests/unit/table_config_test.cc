@@ -110,7 +110,57 @@ INSTANTIATE_TEST_SUITE_P(
                 "config.vips[0].backends[0].state: 'sleepy' is not active, draining or disabled"},
         BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
                   "backends": [{"id": 1, "name": 5, "address": "198.51.100.1"}]}]})",
-                "config.vips[0].backends[0].name: must be a string"}));
+                "config.vips[0].backends[0].name: must be a string"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+                  "scheduler": "round-robin"}]})",
+                "config.vips[0].scheduler: 'round-robin' is not maglev, source-hash, "
+                "weighted-round-robin, least-connections or power-of-two"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+                  "no_backend": "reject"}]})",
+                "config.vips[0].no_backend: 'reject' is not drop, reset or unreachable"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 53, "protocol": "udp",
+                  "no_backend": "reset"}]})",
+                "config.vips[0].no_backend: no_backend reset answers with a TCP RST, and this "
+                "VIP is not tcp"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+                  "slow_start": 90000}]})",
+                "config.vips[0].slow_start: slow_start 90000 s exceeds 86400"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+                  "slow_start": -3}]})",
+                "config.vips[0].slow_start: must be a non-negative integer"},
+        BadJson{R"({"vips": [{"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+                  "backends": [{"id": 1, "name": "a", "address": "198.51.100.1",
+                                "backup": "yes"}]}]})",
+                "config.vips[0].backends[0].backup: must be true or false"}));
+
+// The policy keys read, write back only when not the default, and travel
+// the ring and the digest.
+TEST(TableConfigJson, SchedulerKeys) {
+  const TableConfig c = parse_ok(R"({"vips": [
+    {"id": 1, "address": "192.0.2.10", "port": 80, "protocol": "tcp",
+     "scheduler": "least-connections", "no_backend": "reset", "slow_start": 30,
+     "backends": [{"id": 1, "name": "a", "address": "198.51.100.1"},
+                  {"id": 2, "name": "b", "address": "198.51.100.2", "backup": true}]},
+    {"id": 2, "address": "192.0.2.10", "port": 53, "protocol": "udp",
+     "no_backend": "unreachable"}]})");
+  const VipConfig& v = c.vips[0];
+  EXPECT_EQ(v.scheduler, Scheduler::kLeastConnections);
+  EXPECT_EQ(v.no_backend, NoBackend::kReset);
+  EXPECT_EQ(v.slow_start_s, 30u);
+  EXPECT_FALSE(v.backends[0].backup);
+  EXPECT_TRUE(v.backends[1].backup);
+  EXPECT_EQ(c.vips[1].scheduler, Scheduler::kMaglev);
+  EXPECT_EQ(c.vips[1].no_backend, NoBackend::kUnreachable);
+  const nlohmann::json j = nlohmann::json::parse(table_config_to_json(c));
+  EXPECT_EQ(j["vips"][0]["scheduler"], "least-connections");
+  EXPECT_EQ(j["vips"][0]["slow_start"], 30);
+  EXPECT_EQ(j["vips"][0]["backends"][1]["backup"], true);
+  EXPECT_FALSE(j["vips"][0]["backends"][0].contains("backup"));
+  EXPECT_FALSE(j["vips"][1].contains("scheduler"));
+  EXPECT_FALSE(j["vips"][1].contains("slow_start"));
+  EXPECT_EQ(table_config_to_json(parse_ok(table_config_to_json(c))), table_config_to_json(c));
+  EXPECT_EQ(validate_table_config(c, TableLimits{}), "");
+}
 
 TEST(ConfigDocument, OneDocumentInThreeWrappings) {
   // The operator's form (no ids), the same with ids, and the state file.

@@ -65,7 +65,7 @@ const std::vector<std::string>& scenario_names() {
       "new-flow-full",  "mixed",           "flood",           "second-chance",
       "not-for-us",     "icmp-error",      "ring-loop",       "sweep-flows",
       "sweep-vips",     "sweep-backends",  "maglev-build",    "conn-memory",
-      "table-change"};
+      "table-change",   "new-flow-schedulers"};
   return names;
 }
 

@@ -218,6 +218,43 @@ void new_flow_group(RunContext& rc, const Variant& v) {
   }
 }
 
+// new-flow under each scheduler but Maglev (new-flow's own), 100 backends
+// per VIP: what each costs a new flow on the miss path (source-hash: one
+// more hash; weighted-round-robin and least-connections: a pass over the
+// candidates; power-of-two: two draws and two binary searches).
+void scheduler_group(RunContext& rc, const Variant& v) {
+  const BenchOptions& o = rc.opt;
+  if (!selected(o, "new-flow-schedulers")) return;
+  for (const Scheduler s : {Scheduler::kSourceHash, Scheduler::kWeightedRoundRobin,
+                            Scheduler::kLeastConnections, Scheduler::kPowerOfTwo}) {
+    WorldSpec ws;
+    ws.family = v.family;
+    ws.encap = v.encap;
+    ws.scheduler = s;
+    const std::string name = std::string("new-flow-") + scheduler_name(s);
+    std::unique_ptr<World> w;
+    std::vector<uint32_t> fresh;
+    uint64_t n_new = 0;
+    if (!rc.guarded("scenarios " + name + " " + v.name(), [&] {
+          w = std::make_unique<World>(ws);
+          n_new = std::min<uint64_t>(o.packets, w->conn_capacity() / 4);
+          FlowPlanner planner(*w);
+          fresh = planner.place(n_new);
+        })) {
+      continue;
+    }
+    World& world = *w;
+    Traffic t = traffic(FrameKind::kTcpSyn, v.family, Path::kNewInsert, shuffled(fresh, rc.rng));
+    t.restart_each_pass = true;
+    MeasureSpec spec = spec_for(rc, n_new);
+    // Cleared with the connection table: the counts it feeds go too.
+    spec.before_pass = [&world] { world.ctx().conn().clear(); };
+    Figure f = rc.figure("scenarios", name, v, world);
+    f.flows = n_new;
+    rc.run(f, world, t, spec);
+  }
+}
+
 // A SYN flood against a table holding established flows: per pass, spoofed
 // SYNs of distinct new flows totalling 10x the table's capacity, and ACKs
 // of the established flows as 10% of the packets, shuffled together. The
@@ -367,6 +404,7 @@ void run_scenarios(RunContext& rc) {
     hot_group(rc, v, first);
     big_group(rc, v);
     new_flow_group(rc, v);
+    scheduler_group(rc, v);
     second_chance_group(rc, v);
     flood_group(rc, v);
   }

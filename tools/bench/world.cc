@@ -22,6 +22,7 @@ TableConfig make_table_config(const WorldSpec& spec) {
     vip.protocol = 6;
     vip.encap = spec.encap;
     vip.table_size = spec.table_size;
+    vip.scheduler = spec.scheduler;
     vip.backends.reserve(spec.backends_per_vip);
     for (uint32_t b = 0; b < spec.backends_per_vip; ++b) {
       BackendConfig be;

@@ -34,6 +34,8 @@ struct WorldSpec {
   // past lb-dataplane's default of 125,000, and a cap would hide the paths
   // measured behind conn_insert_capped.
   uint32_t max_inserts_per_s = 0;
+  // Every VIP's scheduler (new-flow-schedulers).
+  Scheduler scheduler = Scheduler::kMaglev;
 };
 
 class World {

@@ -30,7 +30,12 @@ const std::vector<CommandSpec>& command_table() {
       {"vip", "add", "Add a VIP (no backends yet)",
        "Adds a VIP. It forwards nothing until it has backends. The encapsulation\n"
        "and the Maglev table size are fixed for the VIP's life: to change them,\n"
-       "delete the VIP and add it again, or use 'lbctl config apply'.",
+       "delete the VIP and add it again, or use 'lbctl config apply'.\n"
+       "Schedulers: maglev (default) and source-hash give every Sluice host the\n"
+       "same choice, so a flow keeps its backend when ECMP moves it to another\n"
+       "host. weighted-round-robin, least-connections and power-of-two are\n"
+       "host-local: they decide on one host's state, and a flow that ECMP moves\n"
+       "to another host may get another backend there.",
        {{"ADDRESS:PORT/PROTO", "the new VIP's key; port 0 makes an all-ports VIP"}},
        {{"encap", 0, "ipip|gue",
          "encapsulation toward the backends (default ipip;\n"
@@ -38,13 +43,38 @@ const std::vector<CommandSpec>& command_table() {
         {"table-size", 0, "M",
          "Maglev table size, a prime from 7 to 16777213\n"
          "(default 65537); 100 times the number of backends or more"},
+        {"scheduler", 0, "NAME",
+         "how new flows pick a backend: maglev (default),\n"
+         "source-hash, weighted-round-robin, least-connections\n"
+         "or power-of-two (the last three are host-local)"},
+        {"no-backend", 0, "ANSWER",
+         "when no backend is usable: drop (default), reset\n"
+         "(TCP RST; tcp VIPs) or unreachable (ICMP)"},
+        {"slow-start", 0, "SECONDS",
+         "ramp a backend that joins or returns from 10% to\n"
+         "100% of its weight over this time (default 0: off)"},
         {"min-healthy", 0, "N",
          "BGP: announce the VIP's address only while at least N\n"
          "backends are active and healthy or unknown (default 1)"}},
        {"lbctl vip add 192.0.2.10:80/tcp",
         "lbctl vip add '[2001:db8::10]:53/udp' --encap gue --table-size 251",
-        "lbctl vip add 192.0.2.20:0/udp"},
+        "lbctl vip add 192.0.2.20:0/udp",
+        "lbctl vip add 192.0.2.10:443/tcp --scheduler least-connections"},
        cmd_vip_add},
+      {"vip", "set", "Change a VIP's scheduler, no-backend answer or slow start",
+       "Changes how a VIP schedules new flows, what it answers when no backend is\n"
+       "usable, and its slow start. Flows under way keep their backends.\n"
+       "weighted-round-robin, least-connections and power-of-two are host-local\n"
+       "(see 'lbctl vip add --help').",
+       {{"KEY", kVipKeyArgHelp}},
+       {{"scheduler", 0, "NAME",
+         "maglev, source-hash, weighted-round-robin,\n"
+         "least-connections or power-of-two"},
+        {"no-backend", 0, "ANSWER", "drop, reset (tcp VIPs) or unreachable"},
+        {"slow-start", 0, "SECONDS", "0 (off) to 86400"}},
+       {"lbctl vip set 192.0.2.10:80/tcp --scheduler weighted-round-robin",
+        "lbctl vip set 192.0.2.10:80/tcp --no-backend reset --slow-start 30"},
+       cmd_vip_set},
       {"vip", "del", "Delete a VIP and its backends",
        "Deletes a VIP and all its backends. Its traffic stops being forwarded.",
        {{"KEY", kVipKeyArgHelp}},
@@ -74,10 +104,14 @@ const std::vector<CommandSpec>& command_table() {
         {"NAME", "the backend's name, unique within the VIP"},
         {"ADDRESS", "the backend's IPv4 or IPv6 address"}},
        {{"weight", 0, "W", "relative share of new flows, 0 to 1000000 (default 1)"},
-        {"state", 0, "S", "active (default), draining or disabled"}},
+        {"state", 0, "S", "active (default), draining or disabled"},
+        {"backup", 0, nullptr,
+         "a backup: new flows only while no primary backend\n"
+         "of the VIP is usable"}},
        {"lbctl backend add 192.0.2.10:80/tcp web-1 198.51.100.1",
         "lbctl backend add 192.0.2.10:80/tcp web-2 198.51.100.2 --weight 2",
-        "lbctl backend add '[2001:db8::10]:53/udp' dns-1 2001:db8::53 --state draining"},
+        "lbctl backend add '[2001:db8::10]:53/udp' dns-1 2001:db8::53 --state draining",
+        "lbctl backend add 192.0.2.10:80/tcp spare-1 198.51.100.9 --backup"},
        cmd_backend_add},
       {"backend", "del", "Delete a backend from a VIP",
        "Deletes a backend. Its flows move to the VIP's other backends; to let\n"

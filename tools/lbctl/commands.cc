@@ -216,7 +216,47 @@ void set_backend(const Invocation& inv, ApiClient& client, std::string& out, con
                  out);
 }
 
+// --scheduler, --no-backend and --slow-start into a vip.add "vip" or a
+// vip.set request; the names are checked here, the rest by the daemon.
+void add_vip_policy(const Invocation& inv, json& request) {
+  if (const auto s = inv.option("scheduler")) {
+    std::string name;
+    if (std::string e = parse_scheduler_name(*s, name); !e.empty()) invalid_input(inv, e);
+    request["scheduler"] = name;
+  }
+  if (const auto n = inv.option("no-backend")) {
+    std::string name;
+    if (std::string e = parse_no_backend_name(*n, name); !e.empty()) invalid_input(inv, e);
+    request["no_backend"] = name;
+  }
+  if (const auto s = inv.option("slow-start")) {
+    request["slow_start"] = uint_value(inv, "slow start", *s);
+  }
+}
+
+// "scheduler least-connections (host-local), no backend: reset, slow start 30 s"
+std::string policy_summary(const json& v) {
+  std::string s = "scheduler " + cell(v, "scheduler");
+  if (v.value("host_local", false)) s += " (host-local)";
+  s += ", no backend: " + cell(v, "no_backend");
+  s += ", slow start ";
+  s += v.value("slow_start", 0) == 0 ? std::string("off") : cell(v, "slow_start") + " s";
+  return s;
+}
+
 }  // namespace
+
+void cmd_vip_set(const Invocation& inv, ApiClient& client, std::string& out) {
+  const std::string vip = vip_key_arg(inv, 0);
+  json request = {{"op", "vip.set"}, {"vip", vip}};
+  add_vip_policy(inv, request);
+  if (request.size() == 2) {
+    invalid_input(inv, "nothing to set: give --scheduler, --no-backend and/or --slow-start");
+  }
+  const Answer answer = call(inv, client, request, Hints{});
+  print_mutation(inv, answer, "VIP " + vip + ": " + policy_summary(view(answer.result, "vip")),
+                 out);
+}
 
 void cmd_vip_add(const Invocation& inv, ApiClient& client, std::string& out) {
   VipKey key;
@@ -233,14 +273,19 @@ void cmd_vip_add(const Invocation& inv, ApiClient& client, std::string& out) {
   if (const auto size = inv.option("table-size")) {
     vip["table_size"] = uint_value(inv, "table size", *size);
   }
+  add_vip_policy(inv, vip);
   if (const auto n = inv.option("min-healthy")) vip["min_healthy"] = uint_value(inv, "min-healthy", *n);
   const Answer answer = call(inv, client, {{"op", "vip.add"}, {"vip", vip}}, Hints{});
   const json v = view(answer.result, "vip");
-  print_mutation(inv, answer,
-                 "added VIP " + (v.contains("key") ? cell(v, "key") : format_vip_key(key)) +
+  std::string what = "added VIP " + (v.contains("key") ? cell(v, "key") : format_vip_key(key)) +
                      " (id " + cell(v, "id") + ", encap " + cell(v, "encap") + ", table size " +
-                     cell(v, "table_size") + ")",
-                 out);
+                     cell(v, "table_size");
+  // The policy only when it is not the default, so the common answer stays short.
+  if (v.value("scheduler", "maglev") != "maglev" || v.value("no_backend", "drop") != "drop" ||
+      v.value("slow_start", 0) != 0) {
+    what += ", " + policy_summary(v);
+  }
+  print_mutation(inv, answer, what + ")", out);
 }
 
 void cmd_vip_del(const Invocation& inv, ApiClient& client, std::string& out) {
@@ -274,12 +319,14 @@ void cmd_backend_add(const Invocation& inv, ApiClient& client, std::string& out)
     if (std::string e = parse_backend_state(*state, name); !e.empty()) invalid_input(inv, e);
     backend["state"] = name;
   }
+  if (inv.option("backup")) backend["backup"] = true;
   const Answer answer = call(
       inv, client, {{"op", "backend.add"}, {"vip", vip}, {"backend", backend}}, backend_hints(vip));
   const json b = view(answer.result, "backend");
   print_mutation(inv, answer,
-                 "added backend " + inv.arg(1) + " (" + cell(b, "address") + ", weight " +
-                     cell(b, "weight") + ", " + cell(b, "state") + ") to VIP " + vip,
+                 "added " + std::string(b.value("backup", false) ? "backup " : "") + "backend " +
+                     inv.arg(1) + " (" + cell(b, "address") + ", weight " + cell(b, "weight") +
+                     ", " + cell(b, "state") + ") to VIP " + vip,
                  out);
 }
 

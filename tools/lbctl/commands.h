@@ -13,6 +13,7 @@ void cmd_vip_add(const Invocation& inv, ApiClient& client, std::string& out);
 void cmd_vip_del(const Invocation& inv, ApiClient& client, std::string& out);
 void cmd_vip_list(const Invocation& inv, ApiClient& client, std::string& out);
 void cmd_vip_show(const Invocation& inv, ApiClient& client, std::string& out);
+void cmd_vip_set(const Invocation& inv, ApiClient& client, std::string& out);
 void cmd_backend_add(const Invocation& inv, ApiClient& client, std::string& out);
 void cmd_backend_del(const Invocation& inv, ApiClient& client, std::string& out);
 void cmd_backend_set_weight(const Invocation& inv, ApiClient& client, std::string& out);

@@ -169,13 +169,17 @@ std::string health_summary(const json& h) {
 std::string render_vip_list(const json& result) {
   bool health = false;
   for (const json& vip : array_field(result, "vips")) health = health || vip.contains("health");
-  std::vector<Table::Column> columns = {
-      {"key"}, {"encap"}, {"table", Table::Align::kRight}, {"backends", Table::Align::kRight}};
+  std::vector<Table::Column> columns = {{"key"},
+                                       {"encap"},
+                                       {"table", Table::Align::kRight},
+                                       {"scheduler"},
+                                       {"backends", Table::Align::kRight}};
   if (health) columns.push_back({"health"});
   Table t(std::move(columns));
   for (const json& vip : array_field(result, "vips")) {
     const json& backends = field(vip, "backends");
     std::vector<std::string> row = {cell(vip, "key"), cell(vip, "encap"), cell(vip, "table_size"),
+                                    cell(vip, "scheduler"),
                                     backends.is_array() ? std::to_string(backends.size()) : "-"};
     if (health) row.push_back(health_summary(field(vip, "health")));
     t.add_row(std::move(row));
@@ -185,14 +189,31 @@ std::string render_vip_list(const json& result) {
 
 namespace {
 
-// NAME ADDRESS WEIGHT STATE, then one column per counter when any backend
-// has counters (vip show with a dataplane attached).
+// A weight as the control plane reports an effective one: "0.3", "2".
+std::string weight_cell(const json& w) {
+  if (!w.is_number()) return cell(w);
+  const double v = w.get<double>();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v == static_cast<double>(static_cast<uint64_t>(v)) ? "%.0f" : "%.1f",
+                v);
+  return buf;
+}
+
+// NAME ADDRESS WEIGHT EFFECTIVE STATE (ROLE when any backend is a backup),
+// then one column per counter when any backend has counters (vip show with
+// a dataplane attached).
 std::string backend_table(const json& backends) {
   std::vector<json> counters;
   for (const json& be : backends) counters.push_back(field(be, "counters"));
   const std::vector<std::string> names = counter_names(counters);
-  std::vector<Table::Column> columns = {
-      {"name"}, {"address"}, {"weight", Table::Align::kRight}, {"state"}};
+  bool backups = false;
+  for (const json& be : backends) backups = backups || be.value("backup", false);
+  std::vector<Table::Column> columns = {{"name"},
+                                        {"address"},
+                                        {"weight", Table::Align::kRight},
+                                        {"effective", Table::Align::kRight},
+                                        {"state"}};
+  if (backups) columns.push_back({"role"});
   // Health columns when the control plane checks health (health_monitor.h).
   bool health = false;
   for (const json& be : backends) health = health || be.contains("health");
@@ -204,7 +225,8 @@ std::string backend_table(const json& backends) {
   Table t(std::move(columns));
   for (const json& be : backends) {
     std::vector<std::string> row = {cell(be, "name"), cell(be, "address"), cell(be, "weight"),
-                                    cell(be, "state")};
+                                    weight_cell(field(be, "effective_weight")), cell(be, "state")};
+    if (backups) row.push_back(be.value("backup", false) ? "backup" : "primary");
     if (health) {
       std::string h = cell(be, "health");
       // Kept in by the removal cap, or taken out: say which.
@@ -234,6 +256,12 @@ std::string render_vip_show(const json& result) {
   kv.add("id", cell(vip, "id"));
   kv.add("encap", cell(vip, "encap"));
   kv.add("table size", cell(vip, "table_size"));
+  kv.add("scheduler", cell(vip, "scheduler") + (vip.value("host_local", false)
+                                                    ? " (host-local: not kept across hosts)"
+                                                    : ""));
+  kv.add("no backend", cell(vip, "no_backend"));
+  kv.add("slow start", vip.value("slow_start", 0) == 0 ? std::string("off")
+                                                         : cell(vip, "slow_start") + " s");
   kv.add("backends", std::to_string(backends.size()));
   if (vip.contains("health")) kv.add("health", health_summary(field(vip, "health")));
   const json& counters = field(vip, "counters");
@@ -242,8 +270,8 @@ std::string render_vip_show(const json& result) {
   }
   add_unknown(
       kv, vip,
-      {"key", "id", "address", "port", "protocol", "encap", "table_size", "backends", "counters",
-       "health"},
+      {"key", "id", "address", "port", "protocol", "encap", "table_size", "scheduler",
+       "host_local", "no_backend", "slow_start", "backends", "counters", "health"},
       0);
   std::string out = kv.render();
   if (!backends.empty()) {
@@ -484,6 +512,8 @@ std::string render_flow_explain(const json& result, const std::string& flow) {
   KeyValues kv;
   kv.add("flow", flow);
   kv.add("vip", cell(result, "vip"));
+  const bool host_local = result.value("host_local", false);
+  kv.add("scheduler", cell(result, "scheduler") + (host_local ? " (host-local)" : ""));
   kv.add("hash", cell(result, "hash"));
   kv.add("table size", cell(result, "table_size"));
   kv.add("slot", cell(result, "slot"));
@@ -492,8 +522,12 @@ std::string render_flow_explain(const json& result, const std::string& flow) {
     return cell(be, "name") + " (id " + cell(be, "id") + ", " + cell(be, "address") + ")";
   };
   const json& be = field(result, "backend");
-  kv.add("backend", be.is_object() ? describe(be)
-                                   : std::string("none (no backend of this VIP takes new flows)"));
+  if (host_local) {
+    kv.add("backend", "chosen at the flow's first packet by the worker that sees it");
+  } else {
+    kv.add("backend", be.is_object() ? describe(be)
+                                     : std::string("none (no backend of this VIP takes new flows)"));
+  }
   if (result.contains("existing_flow_backend")) {
     const json& ex = field(result, "existing_flow_backend");
     kv.add("under way",
@@ -515,8 +549,8 @@ std::string render_flow_explain(const json& result, const std::string& flow) {
     }
   }
   add_unknown(kv, result,
-              {"vip", "hash", "table_size", "slot", "backend", "existing_flow_backend",
-               "connection_table"},
+              {"vip", "scheduler", "host_local", "hash", "table_size", "slot", "backend",
+               "existing_flow_backend", "connection_table"},
               0);
   return kv.render();
 }

@@ -1,5 +1,7 @@
 #include "tools/lbctl/values.h"
 
+#include "common/scheduler.h"
+
 #include <algorithm>
 #include <cctype>
 #include <regex>
@@ -72,6 +74,22 @@ std::string parse_encap(std::string_view text, std::string& out) {
   const std::string e = lower(text);
   if (e != "ipip" && e != "gue") return "encap " + quoted(text) + " is not ipip or gue";
   out = e;
+  return {};
+}
+
+std::string parse_scheduler_name(std::string_view text, std::string& out) {
+  const std::string s = lower(text);
+  if (!parse_scheduler(s)) return "scheduler " + quoted(text) + " is not " + scheduler_names();
+  out = s;
+  return {};
+}
+
+std::string parse_no_backend_name(std::string_view text, std::string& out) {
+  const std::string s = lower(text);
+  if (!parse_no_backend(s)) {
+    return "no-backend " + quoted(text) + " is not " + no_backend_names();
+  }
+  out = s;
   return {};
 }
 

@@ -33,6 +33,9 @@ std::string parse_address(std::string_view what, std::string_view text, IpAddres
 std::string parse_protocol(std::string_view text, std::string& out);
 std::string parse_encap(std::string_view text, std::string& out);
 std::string parse_backend_state(std::string_view text, std::string& out);
+// The names of common/scheduler.h: a scheduler, a no-backend answer.
+std::string parse_scheduler_name(std::string_view text, std::string& out);
+std::string parse_no_backend_name(std::string_view text, std::string& out);
 
 // The canonical key: lower-case protocol, the address as format_ip_address
 // prints it (compressed IPv6 in brackets). lbctl always sends this form.
