@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "common/hash.h"
+#include "common/maglev.h"
 
 namespace sluice {
 
@@ -85,19 +86,27 @@ inline uint64_t source_hash(const uint8_t* src, uint8_t family, uint64_t seed) {
                                 seed ^ 0x736f757263652d68ull);  // "source-h"
 }
 
+// Costs are kept below this (connection_cost), so that cost times weight
+// fits 64 bits in cost_per_weight_less.
+inline constexpr uint64_t kMaxConnectionCost = uint64_t{1} << 42;
+
 // IPVS's connection cost (ip_vs_dest_conn_overhead): an established
 // connection weighs 256 inactive ones (half-open, closing; UDP flows are
 // inactive, as IPVS counts them).
 inline uint64_t connection_cost(uint64_t active, uint64_t inactive) {
-  return active * 256 + inactive;
+  const uint64_t cost = active * 256 + inactive;
+  return cost < kMaxConnectionCost ? cost : kMaxConnectionCost - 1;
 }
 
 // Whether a backend of cost `a` and weight `wa` is strictly less loaded per
 // weight than one of cost `b` and weight `wb`: a/wa < b/wb, compared by
 // cross-multiplying as IPVS's wlc does (no division; weights > 0). Ties
-// are not "less", so the earlier candidate keeps a tie.
+// are not "less", so the earlier candidate keeps a tie. 64 bits suffice:
+// a cost is below 2^42 (fewer than 2^33 entries of a class, times 256, as
+// the workers count them) and a weight at most kMaglevMaxWeight (< 2^20).
+static_assert(kMaxConnectionCost <= UINT64_MAX / kMaglevMaxWeight);
 inline bool cost_per_weight_less(uint64_t a, uint32_t wa, uint64_t b, uint32_t wb) {
-  return static_cast<__uint128_t>(a) * wb < static_cast<__uint128_t>(b) * wa;
+  return a * wb < b * wa;
 }
 
 // A VIP's candidates for new flows, in configuration order: backend ids
@@ -127,10 +136,11 @@ inline uint32_t smooth_wrr_pick(const Candidates& c, int64_t* current) {
   for (uint32_t i = 0; i < c.count; ++i) {
     int64_t& cw = current[c.ids[i]];
     cw += c.weight(i);
-    if (cw > best_weight) {
-      best_weight = cw;
-      best = i;
-    }
+    // Selects rather than branches: which backend leads changes from pick
+    // to pick, so a branch here would be mispredicted often.
+    const bool better = cw > best_weight;
+    best = better ? i : best;
+    best_weight = better ? cw : best_weight;
   }
   current[c.ids[best]] -= static_cast<int64_t>(c.total());
   return best;
@@ -142,29 +152,32 @@ template <typename Cost>
 uint32_t least_connections_pick(const Candidates& c, Cost&& cost) {
   uint32_t best = 0;
   uint64_t best_cost = cost(c.ids[0]);
+  uint32_t best_weight = c.weight(0);
   for (uint32_t i = 1; i < c.count; ++i) {
     const uint64_t x = cost(c.ids[i]);
-    if (cost_per_weight_less(x, c.weight(i), best_cost, c.weight(best))) {
-      best = i;
-      best_cost = x;
-    }
+    const uint32_t w = c.weight(i);
+    // Selects, not branches (as in smooth_wrr_pick).
+    const bool better = cost_per_weight_less(x, w, best_cost, best_weight);
+    best = better ? i : best;
+    best_cost = better ? x : best_cost;
+    best_weight = better ? w : best_weight;
   }
   return best;
 }
 
 // The candidate a uniform draw `r` in [0, total) falls on, weighted by the
-// cumulative sums (binary search: log2 of the candidates).
+// cumulative sums: the first i with r < cumulative[i]. A binary search
+// without branches on the data (the draw is random, so a branch on it
+// would be mispredicted half the time): the answer stays in
+// [base, base + n), which halves each step.
 inline uint32_t weighted_index(const Candidates& c, uint64_t r) {
-  uint32_t lo = 0, hi = c.count - 1;
-  while (lo < hi) {
-    const uint32_t mid = (lo + hi) / 2;
-    if (r < c.cumulative[mid]) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
+  uint32_t base = 0, n = c.count;
+  while (n > 1) {
+    const uint32_t half = n / 2;
+    base = c.cumulative[base + half - 1] <= r ? base + half : base;
+    n -= half;
   }
-  return lo;
+  return base;
 }
 
 // A draw in [0, total) from a 64-bit random word (Lemire's multiply-shift).

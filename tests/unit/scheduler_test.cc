@@ -208,6 +208,18 @@ TEST(ConnectionSchedulers, WeightedIndexFollowsTheCumulativeSums) {
   EXPECT_EQ(c.total(), 8u);
   const std::vector<uint32_t> want = {0, 0, 1, 2, 2, 2, 2, 2};
   for (uint64_t r = 0; r < 8; ++r) EXPECT_EQ(weighted_index(c, r), want[r]) << r;
+  // Against a plain search over many sizes and draws.
+  std::mt19937_64 rng(7);
+  for (uint32_t n = 1; n <= 40; ++n) {
+    std::vector<uint32_t> w(n);
+    for (uint32_t& x : w) x = 1 + static_cast<uint32_t>(rng() % 5);
+    const Pool p(w);
+    for (uint64_t r2 = 0; r2 < p.cumulative.back(); ++r2) {
+      const uint32_t plain = static_cast<uint32_t>(
+          std::upper_bound(p.cumulative.begin(), p.cumulative.end(), r2) - p.cumulative.begin());
+      ASSERT_EQ(weighted_index(p.candidates(), r2), plain) << "n " << n << " r " << r2;
+    }
+  }
   EXPECT_LT(draw_below(UINT64_MAX, 8), 8u);
   EXPECT_EQ(draw_below(0, 8), 0u);
 }
