@@ -37,7 +37,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bgp_lab  # noqa: E402
-import sluice_lab  # noqa: E402
 from sluice_lab import PYTHON, E2E  # noqa: E402
 
 VIP_WEB, VIP_WEB6, VIP_FLAP = "192.0.2.10", "2001:db8::10", "192.0.2.12"
@@ -49,17 +48,11 @@ failures = []
 measured = {}
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+check = bgp_lab.checker(failures)
 
 
 def config():
-    def be(v6=False):
-        return [{"name": f"be{i}",
-                 "address": sluice_lab.backend_addr6(i) if v6 else sluice_lab.backend_addr4(i)}
-                for i in (1, 2, 3)]
+    be = bgp_lab.shared_backends
     timing = {"interval_ms": 300, "timeout_ms": 200, "rise": 2, "fall": 2}
     fast = {"interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1}
     return {"vips": [

@@ -34,7 +34,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bgp_lab  # noqa: E402
-import sluice_lab  # noqa: E402
 
 VIP_WEB, VIP_WEB6 = "192.0.2.10", "2001:db8::10"
 P_WEB, P_WEB6 = "192.0.2.10/32", "2001:db8::10/128"
@@ -43,17 +42,11 @@ failures = []
 measured = {}
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+check = bgp_lab.checker(failures)
 
 
 def config():
-    def be(v6=False):
-        return [{"name": f"be{i}",
-                 "address": sluice_lab.backend_addr6(i) if v6 else sluice_lab.backend_addr4(i)}
-                for i in (1, 2, 3)]
+    be = bgp_lab.shared_backends
     timing = {"interval_ms": 500, "timeout_ms": 300, "rise": 2, "fall": 2}
     return {"vips": [
         {"address": VIP_WEB, "port": 80, "protocol": "tcp", "health": {"kind": "tcp", **timing},

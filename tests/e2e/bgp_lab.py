@@ -13,7 +13,6 @@ import datetime
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -441,22 +440,29 @@ class BgpLab(Lab):
                 r = h.lbctl("-o", "json", "bgp", "show", check=False)
                 print(f"--- {h.name}: lbctl bgp show ---\n{r.stdout.strip()}{r.stderr.strip()}")
 
-    def close(self):
-        for name in list(self.procs):
-            self.stop(name)
-        backend_tool = os.path.join(self.build, "tools", "lb-backend", "lb-backend")
-        for i in range(1, self.n_backends + 1):
-            subprocess.run(["ip", "netns", "exec", self.ns_backend(i), backend_tool, "down",
-                            "--iface", "eth0"], capture_output=True)
+    def remove_network(self):
         subprocess.run([os.path.join(ROOT, "scripts", "bgp-lab"), "down", "--prefix", self.prefix,
                         "--hosts", str(self.n_hosts), "--backends", str(self.n_backends)],
                        capture_output=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        for h in self.hosts:
-            try:
-                os.unlink(f"/dev/shm/sluice-{h.instance}")
-            except FileNotFoundError:
-                pass
+
+    def instances(self):
+        return [h.instance for h in self.hosts]
+
+
+def checker(failures):
+    """check(cond, what): prints the outcome and records a failure."""
+    def check(cond, what):
+        print(("ok   " if cond else "FAIL ") + what, flush=True)
+        if not cond:
+            failures.append(what)
+    return check
+
+
+def shared_backends(v6=False):
+    """The lab's three backends, as a VIP's "backends" in a configuration."""
+    return [{"name": f"be{i}",
+             "address": sluice_lab.backend_addr6(i) if v6 else sluice_lab.backend_addr4(i)}
+            for i in (1, 2, 3)]
 
 
 def config_prefixes(config):

@@ -276,11 +276,19 @@ class Lab:
             # Also removes lb-backend's record of what it changed.
             subprocess.run(["ip", "netns", "exec", self.ns_backend(i), backend_tool, "down",
                             "--iface", "eth0"], capture_output=True)
+        self.remove_network()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        for instance in self.instances():
+            try:
+                os.unlink(f"/dev/shm/sluice-{instance}")
+            except FileNotFoundError:
+                pass
+
+    def remove_network(self):
         subprocess.run([os.path.join(ROOT, "scripts", "topology"), "down", "--prefix",
                         self.prefix, "--backends", str(self.n_backends)],
                        capture_output=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        try:
-            os.unlink(f"/dev/shm/sluice-{self.instance}")
-        except FileNotFoundError:
-            pass
+
+    def instances(self):
+        """The dataplane instances whose segments close() removes."""
+        return [self.instance]
