@@ -56,7 +56,8 @@ struct VipConfig {
   NoBackend no_backend = NoBackend::kDrop;
   // Seconds over which a backend that joins or returns to service ramps
   // from 10% to 100% of its weight (the control plane pushes the ramp as
-  // weights); 0: off.
+  // weights; the dataplane only carries the field, for the digest and the
+  // applied mirror); 0: off.
   uint32_t slow_start_s = 0;
   // The VIP's health check (control plane only; null: not checked).
   HealthSpecPtr health;

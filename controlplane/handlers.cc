@@ -31,6 +31,15 @@ json counters_json(const TrafficCounters& sum) {
   return json{{"packets", sum.packets}, {"bytes", sum.bytes}, {"new_flows", sum.new_flows}};
 }
 
+// A backend's: its traffic, and the workers' connection-table entries for
+// it by class (what least-connections counts; common/counters.h).
+json backend_counters_json(const TrafficCounters& sum) {
+  json c = counters_json(sum);
+  c["active"] = entries_of_class(sum.active_in, sum.active_out);
+  c["inactive"] = entries_of_class(sum.inactive_in, sum.inactive_out);
+  return c;
+}
+
 }  // namespace
 
 // The one table of operations (docs/control-api.md, "Operations"): each
@@ -317,7 +326,8 @@ json Controller::op_vip_show(const RequestArgs& args) {
     const ControlSegment& seg = *link_.segment();
     view["counters"] = counters_json(seg.vip_traffic(vip->id));
     for (size_t i = 0; i < vip->backends.size(); ++i) {
-      view["backends"][i]["counters"] = counters_json(seg.backend_traffic(vip->backends[i].id));
+      view["backends"][i]["counters"] =
+          backend_counters_json(seg.backend_traffic(vip->backends[i].id));
     }
   }
   return ok_answer(json{{"vip", std::move(view)}});

@@ -110,6 +110,14 @@ def phase_least_connections(lab):
     state = read_json(out)
     check(all(not s["failed"] and s["backends"] == ["be1"] for s in state),
           "the 30 keep-alive connections stayed on be1 and kept answering")
+    # What least-connections counted: be1's 30 established entries; the 40
+    # short connections (closed by FIN) inactive on be2 and be3.
+    show = json.loads(lab.lbctl("-o", "json", "vip", "show", VIP_KEY).stdout)["vip"]
+    counts = {b["name"]: (b["counters"]["active"], b["counters"]["inactive"])
+              for b in show["backends"]}
+    check(counts["be1"][0] == 30 and counts["be2"][0] + counts["be3"][0] == 0 and
+          counts["be2"][1] + counts["be3"][1] == 40,
+          f"vip show counts the entries by class (active, inactive): {counts}")
     lab.stop("lc-long")
 
 

@@ -52,7 +52,8 @@ void add_unknown(KeyValues& kv, const json& object, std::initializer_list<const 
 
 // Counter names in the order people read them; others follow alphabetically.
 std::vector<std::string> counter_names(const json& counter_objects) {
-  static const char* const kPreferred[] = {"packets", "bytes", "new_flows"};
+  static const char* const kPreferred[] = {"packets", "bytes", "new_flows", "active",
+                                           "inactive"};
   std::set<std::string> present;
   for (const json& c : counter_objects) {
     if (c.is_object()) {
