@@ -31,7 +31,7 @@ HOST_CONF = os.path.join(ROOT, "docs", "bird", "sluice-host.conf")
 ROUTER_CONF = os.path.join(ROOT, "docs", "bird", "lab-router.conf")
 # The two paths in HOST_CONF that a host's copy replaces, and nothing else.
 HOST_LOCAL_PATH = "/etc/bird/sluice-host-local.conf"
-HOST_INCLUDE_PATH = "/run/sluice/default.bird.conf"
+HOST_INCLUDE_PATH = "/run/sluice/sluice.bird.conf"
 CLIENT4 = sluice_lab.CLIENT4
 
 
