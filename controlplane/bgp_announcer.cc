@@ -1,6 +1,5 @@
 #include "controlplane/bgp_announcer.h"
 
-#include <algorithm>
 #include <cstdio>
 
 namespace sluice::cp {
@@ -44,17 +43,19 @@ BgpAnnouncer::BgpAnnouncer(AnnounceTiming timing, const BirdVipsFile& adopted, u
 }
 
 std::string BgpAnnouncer::vip_problem(const VipCondition& vip, const HostCondition& host,
-                                      uint64_t now_ns) {
+                                      uint64_t now_ns, std::map<std::string, uint64_t>& differs_now) {
   if (!host.dataplane_alive) return "dataplane not alive: " + host.dataplane_reason;
   if (!host.liveness_up) return host.liveness_reason;
   if (!vip.installed) return "not in the dataplane's tables yet";
   if (vip.differs) {
-    const auto [it, fresh] = differs_since_.try_emplace(vip.vip, now_ns);
-    if (now_ns - it->second >= timing_.sync_grace_ns) {
-      return "out of sync with the dataplane for " + seconds_text(now_ns - it->second);
+    // Since when it differs: kept only for VIPs that differ now, so a VIP
+    // that is gone or back in sync leaves no trace.
+    const auto before = differs_since_.find(vip.vip);
+    const uint64_t since = before != differs_since_.end() ? before->second : now_ns;
+    differs_now.emplace(vip.vip, since);
+    if (now_ns - since >= timing_.sync_grace_ns) {
+      return "out of sync with the dataplane for " + seconds_text(now_ns - since);
     }
-  } else {
-    differs_since_.erase(vip.vip);
   }
   if (vip.serving < vip.min_healthy) {
     return std::to_string(vip.serving) + " of " + std::to_string(vip.backends) +
@@ -75,8 +76,9 @@ bool BgpAnnouncer::update(uint64_t now_ns, const HostCondition& host,
   // Each VIP, then each address: it can serve while all of its VIPs can.
   vips_.clear();
   std::map<std::string, std::string> problems;  // by prefix: the first VIP's problem
+  std::map<std::string, uint64_t> differs_now;
   for (const VipCondition& c : vips) {
-    VipView v{c, false, vip_problem(c, host, now_ns)};
+    VipView v{c, false, vip_problem(c, host, now_ns, differs_now)};
     v.can_serve = v.problem.empty();
     Prefix& p = prefixes_[c.prefix];
     p.ipv6 = c.ipv6;
@@ -85,12 +87,7 @@ bool BgpAnnouncer::update(uint64_t now_ns, const HostCondition& host,
     if (!v.can_serve && problems[c.prefix].empty()) problems[c.prefix] = c.vip + ": " + v.problem;
     vips_.push_back(std::move(v));
   }
-  if (vips_.size() < differs_since_.size()) {
-    std::erase_if(differs_since_, [&](const auto& entry) {
-      return std::none_of(vips.begin(), vips.end(),
-                          [&](const VipCondition& c) { return c.vip == entry.first; });
-    });
-  }
+  differs_since_.swap(differs_now);
 
   advance_drain(now_ns, host.vip_packets);
   for (auto it = prefixes_.begin(); it != prefixes_.end();) {

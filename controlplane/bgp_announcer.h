@@ -115,7 +115,10 @@ class BgpAnnouncer {
     std::string problem;  // why it cannot serve
   };
 
-  std::string vip_problem(const VipCondition& vip, const HostCondition& host, uint64_t now_ns);
+  // Why `vip` cannot serve (empty: it can); notes in `differs_now` since
+  // when it differs from what the dataplane holds.
+  std::string vip_problem(const VipCondition& vip, const HostCondition& host, uint64_t now_ns,
+                          std::map<std::string, uint64_t>& differs_now);
   void advance_drain(uint64_t now_ns, uint64_t vip_packets);
 
   AnnounceTiming timing_;

@@ -64,9 +64,11 @@ std::string host_prefix(const IpAddress& address) {
   return p;
 }
 
-json protocols_json(const std::vector<BirdProtocol>& protocols) {
+// BIRD's BGP and BFD protocols: the sessions an operator looks at.
+json sessions_json(const std::vector<BirdProtocol>& protocols) {
   json out = json::array();
   for (const BirdProtocol& p : protocols) {
+    if (p.proto != "BGP" && p.proto != "BFD") continue;
     out.push_back(json{{"name", p.name},
                        {"protocol", p.proto},
                        {"state", p.state},
@@ -187,20 +189,14 @@ json BgpService::view(uint64_t now_ns) const {
                {"configures", s.configures},
                {"reconnects", s.reconnects},
                {"last_configure_ms", s.last_configure_ms}};
-  bird["sessions"] = protocols_json([&] {
-    std::vector<BirdProtocol> bgp;
-    for (const BirdProtocol& p : s.protocols) {
-      if (p.proto == "BGP" || p.proto == "BFD") bgp.push_back(p);
-    }
-    return bgp;
-  }());
+  bird["sessions"] = sessions_json(s.protocols);
   out["enabled"] = true;
   out["bird"] = std::move(bird);
   return out;
 }
 
 json BgpService::status_view(uint64_t now_ns) const {
-  json v = view(now_ns);
+  const json v = view(now_ns);
   json vips = json::array();
   for (const json& vip : v["vips"]) {
     vips.push_back(json{{"vip", vip["vip"]},
@@ -208,20 +204,15 @@ json BgpService::status_view(uint64_t now_ns) const {
                         {"reason", vip["reason"]},
                         {"hold_down_remaining_s", vip["hold_down_remaining_s"]}});
   }
+  size_t established = 0;
+  for (const json& p : v["bird"]["sessions"]) {
+    const std::string info = p["info"].get<std::string>();
+    if (p["protocol"] == "BGP" && info.rfind("Established", 0) == 0) ++established;
+  }
   return json{{"enabled", true},
               {"host", v["host"]["state"]},
               {"bird_connected", v["bird"]["connected"]},
-              {"sessions_established",
-               [&] {
-                 size_t n = 0;
-                 for (const json& p : v["bird"]["sessions"]) {
-                   n += p["protocol"] == "BGP" && p["info"].get<std::string>().rfind(
-                                                      "Established", 0) == 0
-                            ? 1
-                            : 0;
-                 }
-                 return n;
-               }()},
+              {"sessions_established", established},
               {"vips", std::move(vips)}};
 }
 

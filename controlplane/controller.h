@@ -166,6 +166,9 @@ class Controller {
   using Answers = std::vector<std::pair<ConnId, json>>;
 
   // The operations (handlers.cc).
+  // The VIP a query names as its only argument ("vip"); null with the error
+  // answer in `error` when the request is malformed or no VIP has that key.
+  const VipConfig* queried_vip(const RequestArgs& args, json& error) const;
   json op_status(const RequestArgs& args);
   json op_stats(const RequestArgs& args);
   json op_log(const RequestArgs& args);

@@ -254,6 +254,20 @@ json Controller::op_log(const RequestArgs& args) {
                         {"next", std::max(next, audit_.next_number() - 1)}});
 }
 
+const VipConfig* Controller::queried_vip(const RequestArgs& args, json& error) const {
+  VipKey key;
+  if (auto e = args.only({"vip"})) {
+    error = error_answer(*e);
+  } else if (auto e2 = args.vip_key("vip", key)) {
+    error = error_answer(*e2);
+  } else if (const VipConfig* vip = find_vip(state_, key)) {
+    return vip;
+  } else {
+    error = error_answer(vip_not_found(key));
+  }
+  return nullptr;
+}
+
 json Controller::op_vip_list(const RequestArgs& args) {
   if (auto e = args.only({})) return error_answer(*e);
   json vips = json::array();
@@ -262,11 +276,9 @@ json Controller::op_vip_list(const RequestArgs& args) {
 }
 
 json Controller::op_backend_list(const RequestArgs& args) {
-  VipKey key;
-  if (auto e = args.only({"vip"})) return error_answer(*e);
-  if (auto e = args.vip_key("vip", key)) return error_answer(*e);
-  const VipConfig* vip = find_vip(state_, key);
-  if (vip == nullptr) return error_answer(vip_not_found(key));
+  json error;
+  const VipConfig* vip = queried_vip(args, error);
+  if (vip == nullptr) return error;
   json backends = json::array();
   for (const BackendConfig& be : vip->backends) backends.push_back(backend_health_view(be));
   add_effective_weights(*vip, backends);
@@ -316,11 +328,9 @@ json Controller::op_config_export(const RequestArgs& args) {
 }
 
 json Controller::op_vip_show(const RequestArgs& args) {
-  VipKey key;
-  if (auto e = args.only({"vip"})) return error_answer(*e);
-  if (auto e = args.vip_key("vip", key)) return error_answer(*e);
-  const VipConfig* vip = find_vip(state_, key);
-  if (vip == nullptr) return error_answer(vip_not_found(key));
+  json error;
+  const VipConfig* vip = queried_vip(args, error);
+  if (vip == nullptr) return error;
   json view = vip_health_view(*vip);
   if (link_.alive(monotonic_ns())) {
     const ControlSegment& seg = *link_.segment();

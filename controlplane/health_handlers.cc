@@ -38,11 +38,9 @@ json Controller::vip_health_view(const VipConfig& vip) const {
 }
 
 json Controller::op_health_show(const RequestArgs& args) {
-  VipKey key;
-  if (auto e = args.only({"vip"})) return error_answer(*e);
-  if (auto e = args.vip_key("vip", key)) return error_answer(*e);
-  const VipConfig* vip = find_vip(state_, key);
-  if (vip == nullptr) return error_answer(vip_not_found(key));
+  json error;
+  const VipConfig* vip = queried_vip(args, error);
+  if (vip == nullptr) return error;
   json backends = json::array();
   for (const BackendConfig& be : vip->backends) {
     json b = backend_health_view(be);

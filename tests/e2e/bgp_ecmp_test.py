@@ -37,9 +37,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bgp_lab  # noqa: E402
+import sluice_lab  # noqa: E402
 from sluice_lab import PYTHON, E2E  # noqa: E402
 
-VIP_WEB, VIP_WEB6, VIP_FLAP = "192.0.2.10", "2001:db8::10", "192.0.2.12"
+VIP_WEB, VIP_WEB6, VIP_FLAP = bgp_lab.VIP_WEB, bgp_lab.VIP_WEB6, "192.0.2.12"
 P_WEB, P_WEB6, P_FLAP = "192.0.2.10/32", "2001:db8::10/128", "192.0.2.12/32"
 FLAP_PORT = 8080
 HOLD_DOWN = 3  # seconds (lb-controlplane --bgp-hold-down)
@@ -48,20 +49,15 @@ failures = []
 measured = {}
 
 
-check = bgp_lab.checker(failures)
+check = sluice_lab.checker(failures)
 
 
 def config():
-    be = bgp_lab.shared_backends
-    timing = {"interval_ms": 300, "timeout_ms": 200, "rise": 2, "fall": 2}
     fast = {"interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1}
-    return {"vips": [
-        {"address": VIP_WEB, "port": 80, "protocol": "tcp", "health": {"kind": "tcp", **timing},
-         "backends": be()},
-        {"address": VIP_WEB6, "port": 80, "protocol": "tcp", "health": {"kind": "tcp", **timing},
-         "backends": be(v6=True)},
+    timing = {"interval_ms": 300, "timeout_ms": 200, "rise": 2, "fall": 2}
+    return {"vips": bgp_lab.web_vips(timing) + [
         {"address": VIP_FLAP, "port": FLAP_PORT, "protocol": "tcp", "min_healthy": 1,
-         "health": {"kind": "tcp", **fast}, "backends": be()[:1]},
+         "health": {"kind": "tcp", **fast}, "backends": bgp_lab.shared_backends()[:1]},
     ]}
 
 

@@ -34,26 +34,21 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bgp_lab  # noqa: E402
+import sluice_lab  # noqa: E402
 
-VIP_WEB, VIP_WEB6 = "192.0.2.10", "2001:db8::10"
+VIP_WEB, VIP_WEB6 = bgp_lab.VIP_WEB, bgp_lab.VIP_WEB6
 P_WEB, P_WEB6 = "192.0.2.10/32", "2001:db8::10/128"
 HOLD_DOWN = 2  # seconds (lb-controlplane --bgp-hold-down)
 failures = []
 measured = {}
 
 
-check = bgp_lab.checker(failures)
+check = sluice_lab.checker(failures)
 
 
 def config():
-    be = bgp_lab.shared_backends
     timing = {"interval_ms": 500, "timeout_ms": 300, "rise": 2, "fall": 2}
-    return {"vips": [
-        {"address": VIP_WEB, "port": 80, "protocol": "tcp", "health": {"kind": "tcp", **timing},
-         "backends": be()},
-        {"address": VIP_WEB6, "port": 80, "protocol": "tcp", "health": {"kind": "tcp", **timing},
-         "backends": be(v6=True)},
-    ]}
+    return {"vips": bgp_lab.web_vips(timing)}
 
 
 def read_long(path):

@@ -25,6 +25,7 @@ from sluice_lab import Lab, ROOT, SKIP  # noqa: E402
 
 BIRD = "/usr/sbin/bird"
 LIVENESS_IFACE = "sluice-alive"
+VIP_WEB, VIP_WEB6 = "192.0.2.10", "2001:db8::10"  # web_vips()
 HASH_SEED = 0x5eed5eed  # the same on every host: the same Maglev choice
 HOST_AS, ROUTER_AS = 65001, 65000
 HOST_CONF = os.path.join(ROOT, "docs", "bird", "sluice-host.conf")
@@ -449,20 +450,21 @@ class BgpLab(Lab):
         return [h.instance for h in self.hosts]
 
 
-def checker(failures):
-    """check(cond, what): prints the outcome and records a failure."""
-    def check(cond, what):
-        print(("ok   " if cond else "FAIL ") + what, flush=True)
-        if not cond:
-            failures.append(what)
-    return check
-
-
 def shared_backends(v6=False):
     """The lab's three backends, as a VIP's "backends" in a configuration."""
     return [{"name": f"be{i}",
              "address": sluice_lab.backend_addr6(i) if v6 else sluice_lab.backend_addr4(i)}
             for i in (1, 2, 3)]
+
+
+def web_vips(health_timing):
+    """The lab's web VIP (port 80) in both families over the shared
+    backends, with a TCP health check of `health_timing`."""
+    check = {"kind": "tcp", **health_timing}
+    return [{"address": VIP_WEB, "port": 80, "protocol": "tcp", "health": check,
+             "backends": shared_backends()},
+            {"address": VIP_WEB6, "port": 80, "protocol": "tcp", "health": check,
+             "backends": shared_backends(v6=True)}]
 
 
 def config_prefixes(config):

@@ -53,10 +53,7 @@ SPOOF_NET = "203.0.113.128/25"
 failures = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+check = sluice_lab.checker(failures)
 
 
 def note(what):

@@ -27,10 +27,7 @@ from sluice_lab import (CLIENT4, VIP4_GUE, VIP4_HTTP, VIP4_UDP, VIP6_HTTP,  # no
 failures = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+check = sluice_lab.checker(failures)
 
 
 def backends_config(n, weights, family=4):

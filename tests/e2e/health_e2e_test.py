@@ -60,10 +60,7 @@ def scrape_metrics(lab, ns):
     return r.stdout
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+check = sluice_lab.checker(failures)
 
 
 def backends(lab, vip):

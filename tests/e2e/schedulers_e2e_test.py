@@ -37,10 +37,7 @@ UDP_KEY = f"{VIP4_UDP}:{UDP_PORT}/udp"
 failures = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+check = sluice_lab.checker(failures)
 
 
 def note(what):

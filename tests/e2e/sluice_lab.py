@@ -51,6 +51,16 @@ def capability_problem():
 SKIP = 77  # meson's exit code for a skipped test
 
 
+def checker(failures):
+    """check(cond, what): prints the outcome and records a failure."""
+    def check(cond, what):
+        print(("ok   " if cond else "FAIL ") + what, flush=True)
+        if not cond:
+            failures.append(what)
+    return check
+
+
+
 def run_lab_test(name, tag, build, body, failures):
     """main() of a test that runs `body(lab)` in one lab: a missing
     capability fails under CI=true and skips otherwise; an exception is a

@@ -100,6 +100,39 @@ Outcome simulate(const std::vector<uint32_t>& weights, Pick&& pick, Lifetime&& l
   return o;
 }
 
+// The same pool and lifetimes under least-connections, power of two choices
+// and plain weighted random (the yardstick), in that order.
+struct ThreeOutcomes {
+  Outcome least_connections, power_of_two, weighted_random;
+};
+template <typename Lifetime>
+ThreeOutcomes simulate_three(const std::vector<uint32_t>& weights, Lifetime&& lifetime, int steps,
+                             uint64_t random_state) {
+  const Pool pool(weights);
+  const Candidates c = pool.candidates();
+  const auto cost_of = [](const std::vector<uint64_t>& active) {
+    return [&active](uint32_t id) { return connection_cost(active[id], 0); };
+  };
+  ThreeOutcomes out;
+  out.least_connections = simulate(
+      weights, [&](const std::vector<uint64_t>& a) { return least_connections_pick(c, cost_of(a)); },
+      lifetime, steps);
+  out.power_of_two = simulate(
+      weights,
+      [&](const std::vector<uint64_t>& a) {
+        const uint64_t r1 = xorshift64star(random_state), r2 = xorshift64star(random_state);
+        return power_of_two_pick(c, r1, r2, cost_of(a));
+      },
+      lifetime, steps);
+  out.weighted_random = simulate(
+      weights,
+      [&](const std::vector<uint64_t>&) {
+        return weighted_index(c, draw_below(xorshift64star(random_state), c.total()));
+      },
+      lifetime, steps);
+  return out;
+}
+
 // How far the busiest and idlest backend's open connections per weight are
 // apart, over their mean.
 double imbalance(const Outcome& o, const std::vector<uint32_t>& weights) {
@@ -117,34 +150,13 @@ double imbalance(const Outcome& o, const std::vector<uint32_t>& weights) {
 // pick (what any hash does with equal flows).
 TEST(ConnectionSchedulers, SpreadUnderHeavyTailedLifetimes) {
   const std::vector<uint32_t> weights = {1, 1, 2, 4};
-  const Pool pool(weights);
-  const Candidates c = pool.candidates();
   std::mt19937_64 rng(0x5eed);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto lifetime = [&](uint32_t) {
     return static_cast<int>(std::min(200000.0, 100.0 / std::pow(1.0 - unit(rng), 1 / 1.5)));
   };
   constexpr int kSteps = 200000;
-  const auto cost_of = [](const std::vector<uint64_t>& active) {
-    return [&active](uint32_t id) { return connection_cost(active[id], 0); };
-  };
-  uint64_t random_state = 0x1234567;
-  const Outcome lc = simulate(
-      weights, [&](const std::vector<uint64_t>& a) { return least_connections_pick(c, cost_of(a)); },
-      lifetime, kSteps);
-  const Outcome p2c = simulate(
-      weights,
-      [&](const std::vector<uint64_t>& a) {
-        const uint64_t r1 = xorshift64star(random_state), r2 = xorshift64star(random_state);
-        return power_of_two_pick(c, r1, r2, cost_of(a));
-      },
-      lifetime, kSteps);
-  const Outcome random = simulate(
-      weights,
-      [&](const std::vector<uint64_t>&) {
-        return weighted_index(c, draw_below(xorshift64star(random_state), c.total()));
-      },
-      lifetime, kSteps);
+  const auto [lc, p2c, random] = simulate_three(weights, lifetime, kSteps, 0x1234567);
   std::printf("open connections per weight, max-min over mean: least-connections %.3f, "
               "power-of-two %.3f, weighted random %.3f\n",
               imbalance(lc, weights), imbalance(p2c, weights), imbalance(random, weights));
@@ -158,30 +170,9 @@ TEST(ConnectionSchedulers, SpreadUnderHeavyTailedLifetimes) {
 // so its open connections stay near the others'.
 TEST(ConnectionSchedulers, SlowBackendGetsFewerNewConnections) {
   const std::vector<uint32_t> weights = {1, 1, 1, 1};
-  const Pool pool(weights);
-  const Candidates c = pool.candidates();
   auto lifetime = [](uint32_t backend) { return backend == 0 ? 400 : 40; };
-  const auto cost_of = [](const std::vector<uint64_t>& active) {
-    return [&active](uint32_t id) { return connection_cost(active[id], 0); };
-  };
-  uint64_t random_state = 0x89abcdef;
   constexpr int kSteps = 100000;
-  const Outcome lc = simulate(
-      weights, [&](const std::vector<uint64_t>& a) { return least_connections_pick(c, cost_of(a)); },
-      lifetime, kSteps);
-  const Outcome p2c = simulate(
-      weights,
-      [&](const std::vector<uint64_t>& a) {
-        const uint64_t r1 = xorshift64star(random_state), r2 = xorshift64star(random_state);
-        return power_of_two_pick(c, r1, r2, cost_of(a));
-      },
-      lifetime, kSteps);
-  const Outcome random = simulate(
-      weights,
-      [&](const std::vector<uint64_t>&) {
-        return weighted_index(c, draw_below(xorshift64star(random_state), c.total()));
-      },
-      lifetime, kSteps);
+  const auto [lc, p2c, random] = simulate_three(weights, lifetime, kSteps, 0x89abcdef);
   EXPECT_LT(lc.share[0], 0.05);
   EXPECT_LT(p2c.share[0], 0.15);
   EXPECT_NEAR(random.share[0], 0.25, 0.02);
