@@ -29,11 +29,11 @@ namespace sluice {
 inline constexpr uint64_t kSegmentMagic = 0x31304543'49554c53ull;  // "SLUICE01"
 // Bump on any change to this file's structs, the message records or the
 // counter list.
-inline constexpr uint32_t kAbiVersion = 7;
+inline constexpr uint32_t kAbiVersion = 8;
 inline constexpr uint32_t kRecordSize = 256;
 inline constexpr uint32_t kMaxBackendNameLen = 192;
 inline constexpr uint32_t kMaxErrorLen = 200;
-inline constexpr uint32_t kMaxSegmentPorts = 2;  // ingress, and a separate egress port
+inline constexpr uint32_t kMaxSegmentPorts = 3;  // ingress, a separate egress port, the exception port
 
 // DPDK's statistics of a port (rte_eth_stats), as the metrics show them:
 // X(rte_eth_stats field, metric name after "sluice_port_", help). The
@@ -72,6 +72,17 @@ inline constexpr PortStatInfo kPortStatInfo[kPortStatCount] = {
 // mac and port_id are written once before SegmentHeader::port_count is
 // released; the atomics are refreshed by the main loop about once a second
 // (never per packet), each on its own.
+// What a port is for (lb-dataplane --port, --egress-port, --exception-port).
+enum class PortRole : uint32_t { kIngress = 0, kEgress = 1, kException = 2 };
+inline const char* port_role_name(uint32_t role) {
+  switch (static_cast<PortRole>(role)) {
+    case PortRole::kIngress: return "ingress";
+    case PortRole::kEgress: return "egress";
+    case PortRole::kException: return "exception";
+  }
+  return "unknown";
+}
+
 struct PortStatus {
   char name[64];    // DPDK device name ("net_af_packet0", "0000:01:00.0"), NUL-terminated
   char driver[32];  // driver name ("net_af_packet", "net_ice"), NUL-terminated
@@ -80,7 +91,7 @@ struct PortStatus {
   // link_speed_mbps << 32 | full_duplex << 1 | up; speed 0 when unknown.
   std::atomic<uint64_t> link;
   std::atomic<uint32_t> mtu;
-  uint32_t pad;
+  uint32_t role;  // PortRole; written once, like name
   // Link, MTU or statistics queries that failed at run time (the last good
   // values stay).
   std::atomic<uint64_t> query_errors;

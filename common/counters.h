@@ -70,6 +70,14 @@ namespace sluice {
     "entered (bucket of established flows, flood guard), sent by the existing-flows " \
     "Maglev table, where their later packets go too") \
   X(tx_packets, "Packets the TX queues took (toward backends and replies to clients)")   \
+  X(to_kernel_packets, "Frames handed to the kernel through the exception interface "     \
+                       "(ARP, neighbour discovery, the host's own traffic)")               \
+  X(from_kernel_packets, "Frames the kernel sent through the exception interface, "        \
+                         "transmitted on the port")                                          \
+  X(drop_to_kernel_full, "Dropped: the exception interface's TX queue did not take a "     \
+                         "frame for the kernel")                                             \
+  X(drop_from_kernel_full, "Dropped: the port's TX queue did not take a frame the kernel "  \
+                           "sent")                                                           \
   X(worker_polls, "Worker loop passes (one RX poll of each port; counted per loop)")      \
   X(worker_empty_polls, "Worker loop passes that received nothing")                       \
   X(worker_busy_cycles, "TSC cycles spent in worker loop passes that received packets")

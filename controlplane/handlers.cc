@@ -119,6 +119,7 @@ json Controller::op_status(const RequestArgs& args) {
       const PortStatus& p = h.ports[i];
       const uint64_t link = p.link.load(std::memory_order_relaxed);
       ports.push_back(json{{"port_id", p.port_id},
+                           {"role", port_role_name(p.role)},
                            {"name", text(p.name, sizeof p.name)},
                            {"driver", text(p.driver, sizeof p.driver)},
                            {"mac", format_mac_address(p.mac)},

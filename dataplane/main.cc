@@ -16,6 +16,10 @@
 // the call, the port and the error and ends the process with exit code 1;
 // at run time (link and MTU queries) it is counted per port.
 //
+// With --exception-port the frames that belong to the kernel go to its
+// exception interface and what it sends there leaves by the ingress port
+// (worker_loop.h; DESIGN.md section 6).
+//
 // With --liveness-iface it holds a TUN device that BIRD's VIP routes hang
 // on, so the routes go when the process does (dataplane/liveness_iface.h).
 #include <rte_cycles.h>
@@ -193,7 +197,18 @@ int main(int argc, char** argv) {
   }
 
   const bool separate_egress = opt.egress_port != opt.port;
-  const uint32_t ports_used = separate_egress ? 2 : 1;
+  // The ports in the order the segment lists them, with what each is for.
+  std::vector<uint16_t> ports = {opt.port};
+  std::vector<PortRole> roles = {PortRole::kIngress};
+  if (separate_egress) {
+    ports.push_back(opt.egress_port);
+    roles.push_back(PortRole::kEgress);
+  }
+  if (opt.exception_port) {
+    ports.push_back(*opt.exception_port);
+    roles.push_back(PortRole::kException);
+  }
+  const auto ports_used = static_cast<uint32_t>(ports.size());
   uint32_t mbufs = opt.mbufs;
   if (mbufs == 0) {
     mbufs = ports_used * workers * (opt.rx_desc + opt.tx_desc + 2u * kMaxBurst) + 1024;
@@ -209,19 +224,21 @@ int main(int argc, char** argv) {
     fatal("cannot create a pool of " + std::to_string(mbufs) +
           " mbufs: " + rte_strerror(rte_errno) + " (raise -m, or lower --mbufs/--rx-desc)");
   }
-  std::vector<uint16_t> ports = {opt.port};
-  if (separate_egress) ports.push_back(opt.egress_port);
-  for (uint16_t port : ports) {
-    const std::string err = start_port(PortSetup{port, static_cast<uint16_t>(workers),
-                                                 opt.rx_desc, opt.tx_desc, fwd.mtu, pool});
+  for (size_t i = 0; i < ports.size(); ++i) {
+    const std::string err =
+        start_port(PortSetup{ports[i], static_cast<uint16_t>(workers), opt.rx_desc, opt.tx_desc,
+                             fwd.mtu, pool, roles[i] != PortRole::kException});
     if (!err.empty()) fatal(err);
-    g_undo.ports.push_back(port);
+    g_undo.ports.push_back(ports[i]);
   }
   if (std::string e = port_mac(opt.egress_port, fwd.port_mac); !e.empty()) fatal(e);
-  if (separate_egress) {
-    uint8_t ingress_mac[6];
-    if (std::string e = port_mac(opt.port, ingress_mac); !e.empty()) fatal(e);
-    accept_ingress_mac(fwd, ingress_mac);
+  uint8_t ingress_mac[6];
+  if (std::string e = port_mac(opt.port, ingress_mac); !e.empty()) fatal(e);
+  if (separate_egress) accept_ingress_mac(fwd, ingress_mac);
+  if (opt.exception_port) {
+    // The kernel answers ARP and neighbour solicitations for the host's
+    // addresses from the exception interface: with the wire's MAC.
+    if (std::string e = set_port_mac(*opt.exception_port, ingress_mac); !e.empty()) fatal(e);
   }
 
   SegmentParams seg_params;
@@ -234,6 +251,7 @@ int main(int argc, char** argv) {
   SegmentHeader& header = segment->header();
   for (size_t i = 0; i < ports.size(); ++i) {
     if (std::string e = describe_port(ports[i], header.ports[i]); !e.empty()) fatal(e);
+    header.ports[i].role = static_cast<uint32_t>(roles[i]);
   }
   // Release: the names, drivers and MACs above are visible to a control
   // plane that reads the count.
@@ -272,7 +290,9 @@ int main(int argc, char** argv) {
     p.tables = &tables;
     p.rx_ports[0] = opt.port;
     p.rx_ports[1] = opt.egress_port;
-    p.n_rx_ports = static_cast<uint16_t>(ports_used);
+    p.n_rx_ports = static_cast<uint16_t>(separate_egress ? 2 : 1);
+    p.has_exception_port = opt.exception_port.has_value();
+    p.exception_port = opt.exception_port.value_or(0);
     p.egress_port = opt.egress_port;
     p.queue = static_cast<uint16_t>(w);
     p.burst = opt.burst;
@@ -306,9 +326,13 @@ int main(int argc, char** argv) {
     }
   }
   std::fprintf(stderr,
-               "lb-dataplane: instance %s forwarding with %u workers on port %u; control "
+               "lb-dataplane: instance %s forwarding with %u workers on port %u%s; control "
                "segment %s\n",
-               opt.instance.c_str(), workers, opt.port, segment->name().c_str());
+               opt.instance.c_str(), workers, opt.port,
+               opt.exception_port
+                   ? (", exception port " + std::to_string(*opt.exception_port)).c_str()
+                   : "",
+               segment->name().c_str());
 
   // The main lcore applies what arrives on the command ring, publishes, and
   // frees retired tables once their grace period is over. A short sleep

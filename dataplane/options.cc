@@ -23,6 +23,7 @@ struct RawOptions {
   std::string outer_src_v4, outer_src_v6, next_hop_mac;
   std::vector<std::string> accept_macs;
   int egress_port = -1;
+  int exception_port = -1;
   uint64_t flows_per_lcore = 0;
   uint32_t tcp_timeout = 0, udp_timeout = 0, half_open_timeout = 0, closing_timeout = 0,
            max_inserts = 0, mtu = 0, gue_port = 0, icmp_rate = 0,
@@ -60,6 +61,17 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "clients leave by the port the request came in on. With a separate egress port, "
        "frames addressed to the ingress port's MAC are accepted too (as if given with "
        "--accept-mac), and everything leaves from the egress port's MAC.")
+      ("exception-port", po::value(&raw.exception_port)->default_value(-1),
+       "Port id of the kernel's exception interface, for an ingress port the kernel does not "
+       "see (a NIC under a DPDK driver): a net_tap vdev (--vdev net_tap0,iface=NAME), or "
+       "virtio_user with vhost-kernel where /dev/vhost-net exists. Frames for no VIP (the "
+       "host's own addresses, ARP) and broadcast/multicast frames (ARP, neighbour discovery) "
+       "go to it, and what the kernel sends on it leaves by the ingress port, so the host's "
+       "addresses, BGP and SSH live on that interface. It takes the ingress port's MAC. One "
+       "burst of it per worker pass at most, so it never holds VIP traffic back by more than "
+       "a burst; frames it could not take are counted (drop_to_kernel_full, "
+       "drop_from_kernel_full). -1: none (af_xdp and af_packet ports leave the kernel its "
+       "traffic themselves).")
       ("rx-desc", po::value(&raw.rx_desc)->default_value(o.rx_desc), "RX descriptors per queue.")
       ("tx-desc", po::value(&raw.tx_desc)->default_value(o.tx_desc), "TX descriptors per queue.")
       ("mbufs", po::value(&o.mbufs)->default_value(0),
@@ -204,6 +216,17 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   o.port = static_cast<uint16_t>(raw.port);
   if (raw.egress_port > UINT16_MAX) return fail("--egress-port is not a port id");
   o.egress_port = raw.egress_port < 0 ? o.port : static_cast<uint16_t>(raw.egress_port);
+  if (raw.exception_port > UINT16_MAX) return fail("--exception-port is not a port id");
+  if (raw.exception_port >= 0) {
+    const auto id = static_cast<uint16_t>(raw.exception_port);
+    if (id == o.port || id == o.egress_port) {
+      return fail("--exception-port " + std::to_string(id) +
+                  " is the ingress or egress port; it must be a port of its own (a net_tap "
+                  "or virtio_user vdev)");
+    }
+    o.exception_port = id;
+    f.kernel_path = true;
+  }
   if (raw.rx_desc == 0 || raw.rx_desc > 16384 || raw.tx_desc == 0 || raw.tx_desc > 16384) {
     return fail("--rx-desc and --tx-desc must be in [1, 16384]");
   }

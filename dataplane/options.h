@@ -16,6 +16,10 @@ struct DataplaneOptions {
   std::string liveness_iface;      // TUN device held while we live; empty = none
   uint16_t port = 0;               // ingress DPDK port id
   uint16_t egress_port = 0;        // defaults to `port`
+  // The kernel's interface for a port it does not see (net_tap,
+  // virtio_user): non-VIP frames go there, what the kernel sends there
+  // leaves by `port` (DESIGN.md section 6).
+  std::optional<uint16_t> exception_port;
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
   uint32_t mbufs = 0;              // 0 = sized from queues and workers

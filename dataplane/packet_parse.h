@@ -71,6 +71,17 @@ struct MacAdmission {
   }
 };
 
+// Which frames are the host's own rather than dropped traffic: those for
+// no VIP (the host's addresses, ARP and other non-IP frames, IPv4 options
+// and fragments to other addresses) and group-addressed ones (ARP
+// requests, neighbour discovery, multicast). With an exception interface
+// (ForwardingConfig::kernel_path) the worker hands exactly these to the
+// kernel; frames to another station's MAC and malformed VIP traffic are
+// never the kernel's.
+inline bool belongs_to_kernel(Counter reason) {
+  return reason == Counter::not_for_us || reason == Counter::not_our_mac_group;
+}
+
 namespace parse_detail {
 
 inline bool drop(PacketMeta& m, Counter reason) {

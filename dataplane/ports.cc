@@ -54,7 +54,7 @@ std::string start_port(const PortSetup& s) {
            " workers need one each (use fewer lcores, or e.g. qpairs= for net_af_packet)";
   }
   rte_eth_conf conf{};
-  if (s.queues > 1) {
+  if (s.queues > 1 && s.rss) {
     const uint64_t wanted = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
     const uint64_t rss = wanted & info.flow_type_rss_offloads;
     if (rss != 0) {
@@ -130,6 +130,15 @@ std::string port_mac(uint16_t port_id, uint8_t mac[6]) {
     return failed("rte_eth_macaddr_get", port_id, rc);
   }
   std::memcpy(mac, addr.addr_bytes, 6);
+  return {};
+}
+
+std::string set_port_mac(uint16_t port_id, const uint8_t mac[6]) {
+  rte_ether_addr addr{};
+  std::memcpy(addr.addr_bytes, mac, 6);
+  if (int rc = rte_eth_dev_default_mac_addr_set(port_id, &addr); rc != 0) {
+    return failed("rte_eth_dev_default_mac_addr_set", port_id, rc);
+  }
   return {};
 }
 

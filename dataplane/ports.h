@@ -21,6 +21,9 @@ struct PortSetup {
   uint16_t tx_desc;
   uint32_t mtu;      // IP MTU wanted on the port; drivers that cannot set it keep theirs
   rte_mempool* pool;
+  // Spread flows over the queues with RSS where the port has it. The
+  // exception interface does without: the kernel picks its queue.
+  bool rss = true;
 };
 
 // Configures and starts the port. Returns an empty string on success or a
@@ -32,6 +35,12 @@ std::string stop_port(uint16_t port_id);
 // The port's MAC address; a message naming the call, the port and the
 // error if the driver cannot say.
 std::string port_mac(uint16_t port_id, uint8_t mac[6]);
+
+// Gives the port this MAC (the exception interface takes the ingress
+// port's, so that the kernel answers ARP and neighbour solicitations for
+// the host's addresses with the MAC the wire knows); a message naming the
+// call, the port and the error otherwise.
+std::string set_port_mac(uint16_t port_id, const uint8_t mac[6]);
 
 // Fills `out` with the port's name, driver, MAC, link and MTU; a message
 // naming the call that failed otherwise. Start-up.

@@ -450,6 +450,10 @@ struct BurstRunner {
 
   void drop(rte_mbuf* m, Counter reason, BurstOutput& out) {
     count(reason);
+    if (belongs_to_kernel(reason) && ctx.config_.kernel_path) [[unlikely]] {
+      out.to_kernel[out.n_to_kernel++] = m;
+      return;
+    }
     out.dropped[out.n_dropped++] = m;
   }
 
@@ -499,7 +503,7 @@ struct BurstRunner {
 
 void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64_t now_tsc,
                    BurstOutput& out) {
-  out.n_to_backend = out.n_to_client = out.n_dropped = 0;
+  out.n_to_backend = out.n_to_client = out.n_dropped = out.n_to_kernel = 0;
   ctx.start_burst(now_tsc);
   const TableSnapshot& t = *ctx.tables().current();
   const ForwardingConfig& cfg = ctx.config();

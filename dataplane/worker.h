@@ -60,17 +60,25 @@ struct ForwardingConfig {
   // Last, out of the way of what the burst reads.
   uint8_t accept_macs[kMaxAcceptMacs][6] = {};
   uint32_t n_accept_macs = 0;
+  // An exception interface takes the kernel's traffic (--exception-port,
+  // DESIGN.md section 6): frames that are not for a VIP (not_for_us) and
+  // broadcast or multicast frames (not_our_mac_group: ARP, neighbour
+  // discovery) go to BurstOutput::to_kernel instead of being dropped.
+  bool kernel_path = false;
 };
 
 // Where process_burst put each packet. The caller transmits the first two
-// lists and frees the third.
+// lists, hands the fourth to the kernel (exception interface) and frees
+// the third.
 struct BurstOutput {
   rte_mbuf* to_backend[kMaxBurst];
   rte_mbuf* to_client[kMaxBurst];  // ICMP replies to clients
-  rte_mbuf* dropped[kMaxBurst];    // includes not-for-us traffic
+  rte_mbuf* dropped[kMaxBurst];    // includes not-for-us traffic without a kernel path
+  rte_mbuf* to_kernel[kMaxBurst];  // the kernel's frames; only with ForwardingConfig::kernel_path
   uint16_t n_to_backend = 0;
   uint16_t n_to_client = 0;
   uint16_t n_dropped = 0;
+  uint16_t n_to_kernel = 0;
 };
 
 // Where a worker's counters live: in the shared-memory segment, so the

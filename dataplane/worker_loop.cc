@@ -9,14 +9,17 @@ namespace sluice::dp {
 
 namespace {
 
-// Sends what it can; frees and counts the rest.
-void transmit(WorkerContext& ctx, uint16_t port, uint16_t queue, rte_mbuf** pkts, uint16_t n) {
+// Sends what it can; frees the rest. Counts both, under `sent_counter`
+// and `full_counter`.
+void transmit(WorkerContext& ctx, uint16_t port, uint16_t queue, rte_mbuf** pkts, uint16_t n,
+              Counter sent_counter = Counter::tx_packets,
+              Counter full_counter = Counter::drop_tx_full) {
   if (n == 0) return;
   const uint16_t sent = rte_eth_tx_burst(port, queue, pkts, n);
-  ctx.count(Counter::tx_packets, sent);
+  ctx.count(sent_counter, sent);
   if (sent < n) {
     rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-    ctx.count(Counter::drop_tx_full, n - sent);
+    ctx.count(full_counter, n - sent);
   }
 }
 
@@ -51,6 +54,26 @@ int worker_loop(void* arg) {
       transmit(ctx, p.egress_port, p.queue, out.to_backend, out.n_to_backend);
       transmit(ctx, port, p.queue, out.to_client, out.n_to_client);
       if (out.n_dropped != 0) rte_pktmbuf_free_bulk(out.dropped, out.n_dropped);
+      if (out.n_to_kernel != 0) {
+        // The kernel's frames from the ingress port; a separate egress
+        // port's are not (the exception interface pairs with one port).
+        if (i == 0 && p.has_exception_port) {
+          transmit(ctx, p.exception_port, p.queue, out.to_kernel, out.n_to_kernel,
+                   Counter::to_kernel_packets, Counter::drop_to_kernel_full);
+        } else {
+          rte_pktmbuf_free_bulk(out.to_kernel, out.n_to_kernel);
+        }
+      }
+    }
+    if (p.has_exception_port) {
+      // What the kernel sends leaves by the ingress port as it is: one
+      // burst per pass, so VIP traffic waits at most that long.
+      const uint16_t n = rte_eth_rx_burst(p.exception_port, p.queue, pkts, p.burst);
+      if (n != 0) {
+        received += n;
+        transmit(ctx, p.rx_ports[0], p.queue, pkts, n, Counter::from_kernel_packets,
+                 Counter::drop_from_kernel_full);
+      }
     }
     if (p.flow_lookup != nullptr) answer_flow_lookup(ctx, *p.flow_lookup, ctx.reader_id(), rte_rdtsc());
     // Connection counts and their sweep, between bursts (worker.h).

@@ -1,5 +1,6 @@
 // The run-to-completion loop of one worker lcore (DESIGN.md section 2):
-// receive a burst per port, process_burst, transmit, free, report
+// receive a burst per port, process_burst, transmit, free, pass a burst
+// between the kernel's exception interface and the port, report
 // quiescence, back off when idle if configured. Runs on its own lcore until
 // `stop` turns true; it looks at `stop` once per loop, and a back-off sleep
 // lasts at most idle_backoff_us (at most kMaxIdleBackoffUs), so a stop takes
@@ -30,6 +31,11 @@ struct WorkerLoopParams {
   uint16_t rx_ports[2];
   uint16_t n_rx_ports;
   uint16_t egress_port;
+  // The kernel's exception interface (--exception-port): the ingress
+  // port's (rx_ports[0]) to_kernel frames go to it, and what it receives
+  // leaves by rx_ports[0]; at most one burst of it per pass.
+  bool has_exception_port;
+  uint16_t exception_port;
   uint16_t queue;            // this worker's RX/TX queue on every port
   uint16_t burst;
   uint32_t idle_backoff_us;

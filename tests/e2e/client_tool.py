@@ -18,6 +18,10 @@ are printed (or written) as JSON.
                  FIRST..FIRST+COUNT-1 (fixed source ports: the flows are
                  known in advance); prints which backend answered each port
   client_tool.py udp-many HOST PORT COUNT         one datagram per source port
+  client_tool.py udp-flows HOST PORT FIRST COUNT PER_FLOW
+                 COUNT flows from local ports FIRST..FIRST+COUNT-1, PER_FLOW
+                 datagrams each, every one answered; prints per port the
+                 backends that answered and how many answers came
   client_tool.py tcp-connect HOST PORT COUNT      connects only: each outcome and its time
   client_tool.py udp-error HOST PORT COUNT        connected UDP: an answer, or the ICMP
                  error the kernel reports (ECONNREFUSED for port unreachable)
@@ -170,6 +174,36 @@ def udp_many(host, port, count):
     return {"per_backend": per_backend, "failures": failures}
 
 
+def udp_flows(host, port, first, count, per_flow):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    flows, unanswered = {}, 0
+    deadline = time.time() + 120
+    for local_port in range(first, first + count):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        s.settimeout(1.0)
+        s.bind(("", local_port))
+        seen = {"backends": [], "answers": 0}
+        try:
+            for k in range(per_flow):
+                if time.time() > deadline:
+                    unanswered += 1
+                    continue
+                try:
+                    s.sendto(b"flow %d packet %d" % (local_port, k), (host, port))
+                    data, peer = s.recvfrom(2048)
+                except OSError:
+                    unanswered += 1
+                    continue
+                seen["answers"] += 1
+                name = backend_of(data.decode())
+                if name not in seen["backends"]:
+                    seen["backends"].append(name)
+        finally:
+            s.close()
+        flows[str(local_port)] = seen
+    return {"flows": flows, "unanswered": unanswered}
+
+
 def tcp_connect(host, port, count):
     """Connects `count` times; each attempt's outcome ("ok" or the error)
     and how long it took: a refused connection fails at once, a dropped SYN
@@ -235,6 +269,8 @@ def main():
         result = http_ports(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif cmd == "udp-many":
         result = udp_many(args[0], int(args[1]), int(args[2]))
+    elif cmd == "udp-flows":
+        result = udp_flows(args[0], int(args[1]), int(args[2]), int(args[3]), int(args[4]))
     elif cmd == "tcp-connect":
         result = tcp_connect(args[0], int(args[1]), int(args[2]))
     elif cmd == "udp-error":

@@ -111,14 +111,21 @@ class Lab:
     def ns_backend(self, i):
         return f"{self.prefix}-be{i}"
 
-    def up(self):
+    def up(self, mode="af_packet"):
+        """scripts/topology up in a port mode (af_packet, af_xdp, exception)."""
         out = subprocess.run([os.path.join(ROOT, "scripts", "topology"), "up", "--prefix",
-                              self.prefix, "--backends", str(self.n_backends)],
+                              self.prefix, "--backends", str(self.n_backends), "--mode", mode],
                              check=True, capture_output=True, text=True).stdout
         for line in out.splitlines():
             if "=" in line:
                 k, v = line.split("=", 1)
                 self.env[k] = v.strip('"')
+
+    def host_addresses(self, iface):
+        """Exception mode: the Sluice host's addresses onto lb-dataplane's
+        exception interface (scripts/topology host-addresses)."""
+        subprocess.run([os.path.join(ROOT, "scripts", "topology"), "host-addresses", iface,
+                        "--prefix", self.prefix], check=True, capture_output=True, text=True)
 
     def start_backends(self, vips):
         backend_tool = os.path.join(self.build, "tools", "lb-backend", "lb-backend")
@@ -135,11 +142,16 @@ class Lab:
             self.wait_for(lambda i=i: self.listening(self.ns_backend(i), 80), 10,
                           f"HTTP server on backend {i}")
 
-    def start_dataplane(self, extra=(), flows_per_lcore=65536):
+    def start_dataplane(self, extra=(), flows_per_lcore=65536,
+                        vdevs=("net_af_packet0,iface=lb0",), lcores=("-l", "0,1")):
+        """lb-dataplane on the Sluice host: by default net_af_packet on lb0
+        and one worker; `vdevs` (EAL --vdev values, port ids in order) and
+        `lcores` (EAL lcore options) choose other ports and workers."""
+        vdev_args = [a for v in vdevs for a in ("--vdev", v)]
         args = ["ip", "netns", "exec", self.env["NS_LB"],
                 os.path.join(self.build, "dataplane", "lb-dataplane"),
-                "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0,1",
-                "--log-level", "lib.eal:error", "--vdev", "net_af_packet0,iface=lb0",
+                "--no-huge", "-m", "512", "--no-pci", "--no-shconf", *lcores,
+                "--log-level", "lib.eal:error", *vdev_args,
                 "--", "--instance", self.instance, "--next-hop-mac", self.env["ROUTER_MAC_TO_LB"],
                 "--outer-src-v4", "198.51.100.2", "--outer-src-v6", "2001:db8:a::2",
                 "--idle-backoff-us", "50", "--flows-per-lcore", str(flows_per_lcore), *extra]

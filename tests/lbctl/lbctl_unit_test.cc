@@ -382,8 +382,8 @@ TEST(Output, Status) {
                   "table_memory_used_bytes": 1048576, "table_memory_budget_bytes": 2097152,
                   "refused_transactions": 0,
                   "ports": [
-                    {"port_id": 0, "name": "net_af_packet0", "driver": "net_af_packet",
-                     "mac": "02:00:00:00:00:01", "link_up": true, "speed_mbps": 10000,
+                    {"port_id": 0, "role": "ingress", "name": "net_af_packet0",
+                     "driver": "net_af_packet", "mac": "02:00:00:00:00:01", "link_up": true, "speed_mbps": 10000,
                      "mtu": 1500, "query_errors": 0},
                     {"port_id": 1, "name": "net_null0", "driver": "net_null",
                      "mac": "02:00:00:00:00:02", "link_up": false, "speed_mbps": 0,
@@ -407,7 +407,7 @@ TEST(Output, Status) {
             "  table memory:    1.0 MiB of 2.0 MiB budget\n"
             "  refused txns:    0\n"
             "  port 0:          net_af_packet0 (net_af_packet) 02:00:00:00:00:01 link up 10000 "
-            "Mb/s mtu 1500\n"
+            "Mb/s mtu 1500, ingress\n"
             "  port 1:          net_null0 (net_null) 02:00:00:00:00:02 link down mtu 9000 (2 "
             "failed link/MTU queries)\n"
             "control plane:     running\n"

@@ -352,7 +352,7 @@ std::string render_status(const json& result) {
            1);
     kv.add("refused txns", cell(dp, "refused_transactions"), 1);
     // One line per port: "net_af_packet0 (net_af_packet) 02:00:00:00:00:01
-    // link up 10000 Mb/s mtu 1500".
+    // link up 10000 Mb/s mtu 1500, ingress".
     const json& ports = array_field(dp, "ports");
     for (size_t i = 0; i < ports.size(); ++i) {
       const json& p = ports[i];
@@ -364,6 +364,9 @@ std::string render_status(const json& result) {
         line += " " + cell(speed) + " Mb/s";
       }
       line += " mtu " + cell(p, "mtu");
+      // What the port is for (ingress, egress, exception); a dataplane
+      // older than ABI 8 does not say.
+      if (const json& role = field(p, "role"); role.is_string()) line += ", " + cell(role);
       const json& errors = field(p, "query_errors");
       if (errors.is_number_unsigned() && errors.get<uint64_t>() != 0) {
         line += " (" + cell(errors) + " failed link/MTU queries)";
