@@ -16,8 +16,9 @@ Checks:
      (no ARP answer, no ping);
   2. with it: the exception interface has lb0's MAC, the router learns that
      MAC for the host's address by ARP (IPv4) and neighbour discovery
-     (IPv6), ping works both ways in both families, and a TCP session to
-     the host's address carries 2 MB each way intact;
+     (IPv6), ping works both ways in both families, a TCP session to the
+     host's address carries 2 MB each way intact, and BIRD on the router and
+     on the host bring up a BGP session over it;
   3. VIP traffic (HTTP over IPIP, UDP) is forwarded meanwhile; 600 pings,
      a TCP transfer to the host and 300 VIP connections at once lose
      nothing;
@@ -67,6 +68,67 @@ def ping(lab, ns, target, count, interval="0.2", wait="1"):
            timeout=count * float(interval) + 30)
     m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
     return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
+
+
+BIRD, BIRDC = "/usr/sbin/bird", "/usr/sbin/birdc"
+BGP_ROUTE = "192.0.2.99/32"  # what the host announces over the session
+BIRD_CONF = {
+    "router": """router id 198.51.100.1;
+protocol device {}
+protocol bgp host {
+  local 198.51.100.1 as 64512; neighbor 198.51.100.2 as 64513;
+  hold time 6; connect retry time 1;
+  ipv4 { import all; export none; };
+}
+""",
+    "host": """router id 198.51.100.2;
+protocol device {}
+protocol static announced { ipv4; route %s blackhole; }
+protocol bgp upstream {
+  local 198.51.100.2 as 64513; neighbor 198.51.100.1 as 64512;
+  hold time 6; connect retry time 1;
+  ipv4 { import none; export all; };
+}
+""" % BGP_ROUTE,
+}
+
+
+def start_bird(lab, who, ns):
+    """BIRD 2 on the router or the Sluice host, its own files in the lab's
+    directory; returns its control socket."""
+    conf = os.path.join(lab.tmp, f"bird-{who}.conf")
+    ctl = os.path.join(lab.tmp, f"bird-{who}.ctl")
+    with open(conf, "w") as f:
+        f.write(BIRD_CONF[who])
+    proc = lab.spawn(f"bird-{who}", ["ip", "netns", "exec", ns, BIRD, "-f", "-c", conf, "-s", ctl,
+                                     "-P", os.path.join(lab.tmp, f"bird-{who}.pid")])
+    lab.wait_for(lambda: os.path.exists(ctl) or proc.poll() is not None, 10,
+                 f"the {who}'s BIRD to open its control socket")
+    if proc.poll() is not None:
+        raise RuntimeError(f"BIRD on the {who} exited: " + lab.read_log(f"bird-{who}"))
+    return ctl
+
+
+def birdc(ctl, *args):
+    return subprocess.run([BIRDC, "-s", ctl, *args], capture_output=True, text=True,
+                          timeout=10).stdout
+
+
+def bgp_session(lab, ns_router, ns_lb):
+    """A BGP session between the router and the host's address on the
+    exception interface: Established, and the host's route at the router."""
+    router_ctl = start_bird(lab, "router", ns_router)
+    start_bird(lab, "host", ns_lb)
+    t0 = time.time()
+    established = False
+    while not established and time.time() - t0 < 20:
+        established = "Established" in birdc(router_ctl, "show", "protocols", "host")
+        time.sleep(0.2)
+    check(established, f"BGP session router <-> {HOST4} through the exception path "
+                       f"Established after {time.time() - t0:.1f} s")
+    routes = birdc(router_ctl, "show", "route", BGP_ROUTE)
+    check(BGP_ROUTE.split("/")[0] in routes and "198.51.100.2" in routes,
+          f"the router learnt {BGP_ROUTE} from the host over it")
 
 
 def router_neighbour(lab, address):
@@ -133,6 +195,8 @@ def run(lab):
     tcp_args = [PYTHON, os.path.join(E2E, "tcp_echo.py"), "send", HOST4, str(ECHO_PORT)]
     r = json.loads(sh(lab, ns_router, *tcp_args, str(2 << 20), timeout=60).stdout)
     check(r["ok"], f"TCP session to {HOST4}:{ECHO_PORT}: 2 MB each way intact ({r})")
+
+    bgp_session(lab, ns_router, ns_lb)
 
     # 3. Both kinds at once, without loss.
     before = lab.stats()
