@@ -135,12 +135,18 @@ class Lab:
             self.wait_for(lambda i=i: self.listening(self.ns_backend(i), 80), 10,
                           f"HTTP server on backend {i}")
 
-    def start_dataplane(self, extra=(), flows_per_lcore=65536):
+    def start_dataplane(self, extra=(), flows_per_lcore=65536, next_hop_ips=()):
+        """next_hop_ips: addresses for --next-hop-ip (the dataplane learns the
+        router's MAC from the kernel) instead of --next-hop-mac."""
+        if next_hop_ips:
+            next_hop = [a for ip in next_hop_ips for a in ("--next-hop-ip", ip)]
+        else:
+            next_hop = ["--next-hop-mac", self.env["ROUTER_MAC_TO_LB"]]
         args = ["ip", "netns", "exec", self.env["NS_LB"],
                 os.path.join(self.build, "dataplane", "lb-dataplane"),
                 "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0,1",
                 "--log-level", "lib.eal:error", "--vdev", "net_af_packet0,iface=lb0",
-                "--", "--instance", self.instance, "--next-hop-mac", self.env["ROUTER_MAC_TO_LB"],
+                "--", "--instance", self.instance, *next_hop,
                 "--outer-src-v4", "198.51.100.2", "--outer-src-v6", "2001:db8:a::2",
                 "--idle-backoff-us", "50", "--flows-per-lcore", str(flows_per_lcore), *extra]
         seg = f"/dev/shm/sluice-{self.instance}"
