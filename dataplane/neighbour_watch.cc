@@ -133,6 +133,10 @@ std::string NeighbourWatch::start(const IpAddress next_hop[2], NextHopMacs& macs
   // once); what does not fit is lost with ENOBUFS and made up by a dump.
   const int rcvbuf = 1 << 20;
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  // Strict checking of our requests, as iproute2 asks for: a request the
+  // kernel cannot fully honour is refused rather than partly ignored.
+  const int one = 1;
+  ::setsockopt(fd_, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;
   local.nl_groups = RTMGRP_NEIGH;
@@ -155,6 +159,14 @@ std::string NeighbourWatch::start(const IpAddress next_hop[2], NextHopMacs& macs
   }
   dump_wanted_ = true;
   send_dump();
+  // The dump's answer before the workers start, so that a next hop the
+  // kernel knows costs no packet at start. Bounded: 200 ms, then the main
+  // loop goes on reading it.
+  const uint64_t give_up = now + 200'000'000;
+  while (dump_running_ && monotonic_ns() < give_up) {
+    poll(monotonic_ns());
+    if (dump_running_) ::usleep(1000);
+  }
   return {};
 }
 
