@@ -101,7 +101,8 @@ uint64_t neighbour_packed_mac(const NeighbourMessage& m) {
 }
 
 bool neighbour_matches(const NeighbourMessage& m, const IpAddress& address, int ifindex) {
-  return address.family != 0 && m.address == address && (ifindex == 0 || m.ifindex == ifindex);
+  return address.family != 0 && (m.flags & NTF_PROXY) == 0 && m.address == address &&
+         (ifindex == 0 || m.ifindex == ifindex);
 }
 
 std::string neighbour_state_name(uint16_t state) {
@@ -290,6 +291,7 @@ void NeighbourWatch::lookup_route(Target& t, uint64_t now_ns) {
 // dataplane has for its ports anyway.
 void NeighbourWatch::ask(Target& t, uint64_t now_ns) {
   t.next_ask_ns = now_ns + (packed_mac_known(t.mac) ? kRefreshKnownNs : kAskUnknownNs);
+  t.last_ask_ns = now_ns;
   if (!packed_mac_known(t.mac) || t.ifindex == 0) lookup_route(t, now_ns);
   if (t.ifindex == 0) return;
   alignas(nlmsghdr) uint8_t buf[128] = {};
@@ -333,11 +335,12 @@ void NeighbourWatch::set_mac(Target& t, uint64_t packed, const char* why, uint64
                  "lb-dataplane: %s is unresolved (%s): its family's packets are dropped "
                  "(drop_no_neighbour) until the kernel resolves it\n",
                  describe(t.address).c_str(), why);
-    // Ask again soon, but never more than once a second.
+    // Ask again at once, but never more than once a second, however
+    // often the entry flaps.
     if (was_known) {
-      const uint64_t asked = t.next_ask_ns - kRefreshKnownNs;
-      const uint64_t soonest = asked + kAskUnknownNs;
-      t.next_ask_ns = soonest > now_ns ? soonest : now_ns;
+      const uint64_t soonest = t.last_ask_ns == 0 ? now_ns : t.last_ask_ns + kAskUnknownNs;
+      const uint64_t due = soonest > now_ns ? soonest : now_ns;
+      if (due < t.next_ask_ns) t.next_ask_ns = due;
     }
   }
 }

@@ -59,7 +59,8 @@ bool neighbour_state_usable(uint16_t state);
 uint64_t neighbour_packed_mac(const NeighbourMessage& m);
 
 // Whether `m` is about `address` on `ifindex` (0: the interface is not
-// known yet, any interface).
+// known yet, any interface). Proxy entries (NTF_PROXY: this host answers
+// for the address) are never the router's.
 bool neighbour_matches(const NeighbourMessage& m, const IpAddress& address, int ifindex);
 
 // A short name of a NUD state for the log ("REACHABLE", "STALE|...").
@@ -76,6 +77,7 @@ class NeighbourWatch {
     int ifindex = 0;               // of the route to address (0: unknown)
     uint64_t mac = 0;              // packed, as the workers have it
     uint64_t next_ask_ns = 0;      // when to send the next NTF_USE
+    uint64_t last_ask_ns = 0;      // when the last one went (0: never)
     uint64_t next_route_ns = 0;    // when to look the route up again
     uint32_t ask_seq = 0;          // netlink sequence number of the last NTF_USE
     std::string last_error;        // logged once until it changes

@@ -69,6 +69,9 @@ TEST(NeighbourWatch, ParsesAReachableIpv4Entry) {
   EXPECT_FALSE(neighbour_matches(m, ip("198.51.100.1"), 4));  // another interface's entry
   EXPECT_FALSE(neighbour_matches(m, ip("198.51.100.3"), 3));
   EXPECT_FALSE(neighbour_matches(m, ip("2001:db8:a::1"), 3));
+  // This host answering for the address (proxy ARP) says nothing of the router.
+  m.flags = NTF_PROXY;
+  EXPECT_FALSE(neighbour_matches(m, ip("198.51.100.1"), 3));
 }
 
 TEST(NeighbourWatch, ParsesIpv6) {
