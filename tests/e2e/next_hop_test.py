@@ -130,6 +130,22 @@ def stats(lab):
     return stats_answer(lab)["counters"]
 
 
+METRICS = "127.0.0.1:9464"  # inside the Sluice host's namespace: no other test sees it
+
+
+def next_hop_metric(lab, family):
+    """sluice_next_hop_resolved for the family's kernel next hop, from the
+    control plane's /metrics (None if the series is missing)."""
+    page = lab.ns_run(lab.env["NS_LB"], [sluice_lab.PYTHON, "-c",
+                      "import urllib.request; print(urllib.request.urlopen("
+                      f"'http://{METRICS}/metrics', timeout=5).read().decode())"])
+    want = f'sluice_next_hop_resolved{{family="{family}",source="kernel"}} '
+    for line in page.splitlines():
+        if line.startswith(want):
+            return float(line.split()[-1])
+    return None
+
+
 def status_text(lab):
     return lab.lbctl("status").stdout
 
@@ -202,7 +218,7 @@ def run(lab):
     check_bad_options(lab)
     lab.start_backends([VIP4_UDP, VIP6_UDP])
     lab.start_dataplane(next_hop_ips=(ROUTER4, ROUTER6))
-    lab.start_controlplane()
+    lab.start_controlplane(extra=("--metrics-address", METRICS), netns=lab.env["NS_LB"])
     lab.apply_config(config())
     lab.wait_in_sync()
     old_mac = lab.env["ROUTER_MAC_TO_LB"].lower()
@@ -267,6 +283,7 @@ def run(lab):
     vip_drops = sum(v["drops"].get("drop_no_neighbour", 0) for v in full.get("vips", [])
                     if v["key"].startswith(VIP4_UDP))
     text = status_text(lab)
+    metric_lost = next_hop_metric(lab, 4)
     router(lab, "sysctl", "-qw", "net.ipv4.conf.rl0.arp_ignore=0")
     restored_at = time.monotonic()
     e4b = wait_mac(lab, 4, NEW_ROUTER_MAC, 5)
@@ -279,6 +296,10 @@ def run(lab):
     check(dropped > 100 and vip_drops >= dropped,
           f"packets without a neighbour dropped and counted: drop_no_neighbour +{dropped}, "
           f"for {VIP4_UDP}: {vip_drops}")
+    metric_back = next_hop_metric(lab, 4)
+    check(metric_lost == 0 and metric_back == 1,
+          f"sluice_next_hop_resolved{{family=\"4\"}}: {metric_lost} while unresolved, "
+          f"{metric_back} once resolved")
     during = [s for s, t in got4.items() if lost_at + 0.2 < t < restored_at]
     check(not during, f"nothing echoed while the next hop was unknown ({len(during)})")
     resumed = sorted(t for t in got4.values() if t > restored_at)
