@@ -256,10 +256,12 @@ void NeighbourWatch::lookup_route(Target& t, uint64_t now_ns) {
   }
   ::close(fd);
   if (error.empty() && oif == 0) error = "the kernel's route to it names no interface";
+  t.on_link = error.empty() && !via_gateway;
   if (error.empty() && via_gateway) {
     // Its neighbour entry would never exist: the kernel would send to
-    // another router. Logged; the interface is still watched in case the
-    // address becomes on-link.
+    // another router. Logged and not solicited (an ARP for an address off
+    // the subnet); the route is looked up again every second, and the
+    // interface watched, in case the address becomes on-link.
     error = "is not on a directly connected network (the kernel routes it via a gateway): "
             "give the address of the router on the Sluice host's own subnet";
   }
@@ -293,7 +295,7 @@ void NeighbourWatch::ask(Target& t, uint64_t now_ns) {
   t.next_ask_ns = now_ns + (packed_mac_known(t.mac) ? kRefreshKnownNs : kAskUnknownNs);
   t.last_ask_ns = now_ns;
   if (!packed_mac_known(t.mac) || t.ifindex == 0) lookup_route(t, now_ns);
-  if (t.ifindex == 0) return;
+  if (t.ifindex == 0 || !t.on_link) return;
   alignas(nlmsghdr) uint8_t buf[128] = {};
   auto* h = reinterpret_cast<nlmsghdr*>(buf);
   h->nlmsg_len = NLMSG_LENGTH(sizeof(ndmsg));

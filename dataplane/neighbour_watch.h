@@ -75,6 +75,7 @@ class NeighbourWatch {
     std::atomic<uint64_t>* worker_mac = nullptr;
     NextHopStatus* status = nullptr;
     int ifindex = 0;               // of the route to address (0: unknown)
+    bool on_link = false;          // that route has no gateway: ours to resolve
     uint64_t mac = 0;              // packed, as the workers have it
     uint64_t next_ask_ns = 0;      // when to send the next NTF_USE
     uint64_t last_ask_ns = 0;      // when the last one went (0: never)
