@@ -10,7 +10,9 @@ echoed datagrams stays within 1 s and the status shows the new MAC; a
 neighbour that is deleted and cannot be resolved (the router stops answering
 ARP): packets are dropped and counted as drop_no_neighbour (also for the
 VIP), the status says "unresolved", and traffic resumes once the router
-answers again; bad --next-hop-ip values are refused with a message.
+answers again; a router whose MAC changed silently (a STALE entry with a
+wrong MAC) is found again by the dataplane's periodic re-confirmation; bad
+--next-hop-ip values are refused with a message.
 
 Usage: next_hop_test.py BUILD_DIR
        next_hop_test.py stream HOST PORT SECONDS INTERVAL OUT   (the client side)
@@ -308,6 +310,33 @@ def run(lab):
     check(e4b.get("mac") == NEW_ROUTER_MAC and resumed and resumed[0] - restored_at <= 3.0,
           f"traffic resumed once the router answered: MAC back after {resolved_in:.2f} s, "
           f"first echo {resumed[0] - restored_at if resumed else float('inf'):.2f} s after")
+    # A router that changed its MAC without a word: the kernel's entry says
+    # STALE with a MAC nobody has. Only the dataplane's re-confirmation
+    # (NTF_USE every 5 s) moves it (DELAY, a unicast probe that fails,
+    # FAILED), and its asking while unresolved finds the router again. The
+    # kernel's timers are shortened on lb0 so that this takes seconds.
+    for key, value in (("delay_first_probe_time", "1"), ("ucast_solicit", "1"),
+                       ("retrans_time_ms", "500")):
+        lab.ns_run(lab.env["NS_LB"], ["sysctl", "-qw", f"net.ipv4.neigh.lb0.{key}={value}"])
+    out4 = start_stream(lab, "stream4c", VIP4_UDP, 14)
+    time.sleep(1)
+    lab.ns_run(lab.env["NS_LB"], ["ip", "neigh", "change", ROUTER4, "dev", "lb0", "lladdr",
+                                  "02:00:00:00:0b:ad", "nud", "stale"])
+    silent_at = time.monotonic()
+    e_wrong = wait_mac(lab, 4, "02:00:00:00:0b:ad", 2)
+    e_back = wait_mac(lab, 4, NEW_ROUTER_MAC, 12)
+    found_in = time.monotonic() - silent_at
+    sent4, got4 = wait_stream(lab, "stream4c", out4, 30)
+    resumed = sorted(t for t in got4.values() if t > silent_at + 0.1)
+    outage = (resumed[0] - silent_at) if resumed else float("inf")
+    print(f"silent change: the router's MAC found again {found_in:.2f} s after the entry went "
+          f"stale with a wrong MAC; echoes resumed after {outage:.2f} s", flush=True)
+    check(e_wrong.get("mac") == "02:00:00:00:0b:ad",
+          f"the dataplane followed the kernel's (wrong) STALE entry: {e_wrong}")
+    check(e_back.get("mac") == NEW_ROUTER_MAC and outage <= 10,
+          f"a silent change is found by the re-confirmation: MAC right again after "
+          f"{found_in:.2f} s, echoes resumed after {outage:.2f} s (limit 10 s: 5 s re-confirm "
+          f"period, 1 s DELAY, 0.5 s probe, 1 s re-ask)")
     print("--- dataplane log ---\n" + lab.read_log("dataplane"), flush=True)
 
 
