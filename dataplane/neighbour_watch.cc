@@ -182,7 +182,8 @@ bool NeighbourWatch::send_dump() {
   req.h.nlmsg_seq = ++seq_;
   req.nd.ndm_family = AF_UNSPEC;
   if (::send(fd_, &req, req.h.nlmsg_len, 0) < 0) {
-    // EBUSY: a dump still runs on this socket; try on the next pass.
+    // Not sent (the socket's buffer full?): again in a second.
+    next_dump_ns_ = monotonic_ns() + kAskUnknownNs;
     return false;
   }
   dump_wanted_ = false;
@@ -377,13 +378,23 @@ bool NeighbourWatch::poll(uint64_t now_ns) {
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
       if (h->nlmsg_type == NLMSG_DONE) {
         dump_running_ = false;
+        dump_refused_ = false;
       } else if (h->nlmsg_type == NLMSG_ERROR) {
         if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) continue;
         const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
         if (e->error == 0) continue;
         if (e->msg.nlmsg_type == RTM_GETNEIGH) {
+          // Refused: asked again, but not before a second has passed (a
+          // kernel that always refuses must not get a dump every pass).
           dump_running_ = false;
           dump_wanted_ = true;
+          next_dump_ns_ = now_ns + kAskUnknownNs;
+          if (!dump_refused_) {
+            std::fprintf(stderr, "lb-dataplane: the kernel refused the neighbour dump: %s "
+                                 "(retrying once a second; events still arrive)\n",
+                         errno_text(-e->error).c_str());
+          }
+          dump_refused_ = true;
         } else {
           for (Target& t : targets_) {
             if (t.address.family != 0 && e->msg.nlmsg_seq == t.ask_seq) {
@@ -398,7 +409,7 @@ bool NeighbourWatch::poll(uint64_t now_ns) {
       }
     }
   }
-  if (dump_wanted_ && !dump_running_) worked |= send_dump();
+  if (dump_wanted_ && !dump_running_ && now_ns >= next_dump_ns_) worked |= send_dump();
   for (Target& t : targets_) {
     if (t.address.family == 0) continue;
     if (now_ns >= t.next_ask_ns) {

@@ -115,6 +115,8 @@ class NeighbourWatch {
   uint32_t seq_ = 0;
   bool dump_wanted_ = false;
   bool dump_running_ = false;
+  bool dump_refused_ = false;    // the last dump was refused (logged once)
+  uint64_t next_dump_ns_ = 0;    // no dump before this (after a refusal)
   Target targets_[2];
 };
 
