@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/counters.h"
+#include "common/next_hop_mac.h"
 #include "common/spsc_ring.h"
 #include "common/table_config.h"
 #include "common/table_delta.h"
@@ -99,6 +100,28 @@ struct PortStatus {
   // value relaxed on its own: a reader may see one refresh's ipackets with
   // the previous one's ibytes).
   std::atomic<uint64_t> stats[kPortStatCount];
+};
+
+// Where encapsulated packets of one family go (lbctl status), index 0 IPv4,
+// 1 IPv6. family and address are written once at start, then source
+// (release; the control plane acquires it before reading them); the main
+// loop then stores mac (packed, common/next_hop_mac.h; 0: unresolved)
+// and then changed_unix_ns when the kernel's neighbour entry changes, each
+// on its own (relaxed): a reader may pair a new MAC with the previous time.
+enum class NextHopSource : uint8_t {
+  kNone = 0,    // no next hop for this family: its backends' packets are dropped
+  kStatic = 1,  // --next-hop-mac
+  kKernel = 2,  // --next-hop-ip, resolved from the kernel's neighbour table
+};
+
+struct NextHopStatus {
+  std::atomic<uint32_t> source;  // NextHopSource
+  uint8_t family;                // 4 or 6
+  uint8_t pad[3];
+  uint8_t address[16];  // --next-hop-ip (kKernel), network order
+  std::atomic<uint64_t> mac;
+  std::atomic<uint64_t> changed_unix_ns;  // last change of mac (0: never)
+  std::atomic<uint64_t> changes;          // how often mac changed, unresolved included
 };
 
 // flow.explain's question to the workers: does your connection table hold
@@ -181,6 +204,7 @@ struct SegmentHeader {
   // (release by the dataplane, acquire by the control plane).
   std::atomic<uint32_t> port_count;
   PortStatus ports[kMaxSegmentPorts];
+  NextHopStatus next_hops[2];
   FlowLookup flow_lookup;
   // 1 once everything above is initialised (release by the dataplane,
   // acquire by the control plane).

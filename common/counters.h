@@ -48,6 +48,8 @@ namespace sluice {
   X(drop_no_backend_rate_limited, "Dropped: no usable backend, and its answer (RST or "    \
     "unreachable) suppressed by the rate limit of replies")                               \
   X(drop_no_headroom, "Dropped: no mbuf headroom for the outer headers")                  \
+  X(drop_no_neighbour, "Dropped: the next hop's MAC is not known (no usable neighbour "      \
+    "entry for --next-hop-ip of the backend's family)")                                   \
   X(drop_tx_full, "Dropped: the TX queue did not take the packet")                        \
   X(conn_hits, "Connection table lookups that found the flow with a usable backend")      \
   X(conn_misses, "Connection table misses of a TCP SYN or a UDP packet (a new flow)")     \
@@ -117,7 +119,7 @@ inline constexpr Counter kVipDropReasons[] = {
     Counter::drop_icmp_error_no_flow, Counter::drop_too_big,
     Counter::drop_too_big_may_fragment, Counter::drop_icmp_bad_source,
     Counter::drop_icmp_rate_limited,  Counter::drop_no_headroom,
-    Counter::drop_no_backend_rate_limited,
+    Counter::drop_no_backend_rate_limited, Counter::drop_no_neighbour,
 };
 inline constexpr size_t kVipDropReasonCount = sizeof kVipDropReasons / sizeof kVipDropReasons[0];
 

@@ -2,9 +2,12 @@
 // the arguments, the query answers, and the candidate state of each change.
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include "common/control_segment.h"
 #include "common/conn_state.h"
+#include "common/ip_address.h"
+#include "common/next_hop_mac.h"
 #include "controlplane/bgp_service.h"
 #include "controlplane/controller.h"
 #include "controlplane/flow_entries.h"
@@ -129,6 +132,41 @@ json Controller::op_status(const RequestArgs& args) {
                            {"query_errors", p.query_errors.load(std::memory_order_relaxed)}});
     }
     dp["ports"] = std::move(ports);
+    // Where encapsulated packets go, per family: the MAC in use (from
+    // --next-hop-mac, or resolved by the kernel for --next-hop-ip) and when
+    // it last changed.
+    json next_hops = json::array();
+    for (const NextHopStatus& n : h.next_hops) {
+      // Acquire: pairs with the dataplane's release of source after
+      // family and address.
+      const uint32_t source = n.source.load(std::memory_order_acquire);
+      const uint8_t family = n.family == 6 ? 6 : 4;
+      const uint64_t packed = n.mac.load(std::memory_order_relaxed);
+      const uint64_t changed = n.changed_unix_ns.load(std::memory_order_relaxed);
+      json entry{{"family", family}};
+      if (source == static_cast<uint32_t>(NextHopSource::kKernel)) {
+        IpAddress a;
+        a.family = family;
+        std::memcpy(a.bytes, n.address, family == 4 ? 4 : 16);
+        entry["source"] = "kernel";
+        entry["address"] = format_ip_address(a);
+      } else {
+        entry["source"] =
+            source == static_cast<uint32_t>(NextHopSource::kStatic) ? "static" : "none";
+      }
+      if (packed_mac_known(packed)) {
+        uint8_t mac[6];
+        unpack_mac(packed, mac);
+        entry["mac"] = format_mac_address(mac);
+      } else {
+        entry["mac"] = nullptr;
+      }
+      entry["changes"] = n.changes.load(std::memory_order_relaxed);
+      entry["changed_ago_s"] =
+          changed == 0 ? json(nullptr) : json(seconds(wall > changed ? wall - changed : 0));
+      next_hops.push_back(std::move(entry));
+    }
+    dp["next_hops"] = std::move(next_hops);
   } else {
     dp =
         json{{"attached", false}, {"instance", link_.instance()}, {"reason", link_.reason(now_ns)}};

@@ -353,6 +353,30 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   out.push_back(std::move(link_up));
   out.push_back(std::move(query_errors));
 
+  // --- Next hops: an alert on 0 catches a router the kernel cannot resolve
+  // before the drops (drop_no_neighbour) pile up.
+  MetricFamily nh_resolved = family(
+      "sluice_next_hop_resolved",
+      "1 when the family's next hop has a MAC (--next-hop-mac, or resolved from the kernel's "
+      "neighbour table for --next-hop-ip); 0: packets to its backends are dropped "
+      "(drop_no_neighbour)",
+      MetricType::Gauge);
+  MetricFamily nh_changes = family("sluice_next_hop_changes_total",
+                                   "Changes of the family's next-hop MAC, to unresolved included",
+                                   MetricType::Counter);
+  for (const NextHopStatus& n : h.next_hops) {
+    // Acquire: pairs with the dataplane's release of source after family.
+    const uint32_t source = n.source.load(std::memory_order_acquire);
+    const char* source_name = source == static_cast<uint32_t>(NextHopSource::kKernel)   ? "kernel"
+                              : source == static_cast<uint32_t>(NextHopSource::kStatic) ? "static"
+                                                                                        : "none";
+    const Labels labels = {{"family", n.family == 6 ? "6" : "4"}, {"source", source_name}};
+    sample(nh_resolved, labels, packed_mac_known(n.mac.load(std::memory_order_relaxed)) ? 1 : 0);
+    sample(nh_changes, labels, as_double(n.changes.load(std::memory_order_relaxed)));
+  }
+  out.push_back(std::move(nh_resolved));
+  out.push_back(std::move(nh_changes));
+
   // --- Per VIP and per backend, labelled by the desired configuration.
   if (!snap.config) return out;
   const ConfigSnapshot& cfg = *snap.config;

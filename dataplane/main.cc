@@ -47,6 +47,7 @@
 #include "dataplane/channel_test_hook.h"
 #include "dataplane/control_channel.h"
 #include "dataplane/liveness_iface.h"
+#include "dataplane/neighbour_watch.h"
 #include "dataplane/options.h"
 #include "dataplane/program_start.h"
 #include "dataplane/ports.h"
@@ -256,6 +257,37 @@ int main(int argc, char** argv) {
   // Release: the names, drivers and MACs above are visible to a control
   // plane that reads the count.
   header.port_count.store(static_cast<uint32_t>(ports.size()), std::memory_order_release);
+  // The next hop per family: --next-hop-ip (unknown until the kernel says),
+  // else --next-hop-mac, else none (that family's packets are dropped as
+  // drop_no_neighbour). The workers read `next_hops`, which lives until
+  // main returns, after they have stopped.
+  NextHopMacs next_hops;
+  bool watch_kernel = false;
+  for (int i = 0; i < 2; ++i) {
+    NextHopStatus& s = header.next_hops[i];
+    s.family = i == 0 ? 4 : 6;
+    NextHopSource source = NextHopSource::kNone;
+    if (opt.next_hop_ip[i].family != 0) {
+      std::memcpy(s.address, opt.next_hop_ip[i].bytes, 16);
+      source = NextHopSource::kKernel;
+      watch_kernel = true;
+    } else if (opt.static_next_hop) {
+      const uint64_t packed = pack_mac(fwd.next_hop_mac);
+      next_hops.packed[i].store(packed, std::memory_order_relaxed);
+      s.mac.store(packed, std::memory_order_relaxed);
+      source = NextHopSource::kStatic;
+    }
+    // Release: family and address are visible to a reader of the source.
+    s.source.store(static_cast<uint32_t>(source), std::memory_order_release);
+  }
+  fwd.next_hops = &next_hops;
+  NeighbourWatch neighbours;
+  if (watch_kernel) {
+    if (std::string e = neighbours.start(opt.next_hop_ip, next_hops, header.next_hops);
+        !e.empty()) {
+      fatal(e);
+    }
+  }
   // Owned here so that the stop can end a running build first.
   auto channel = std::make_unique<ControlChannel>(*segment, tables);
 
@@ -344,10 +376,18 @@ int main(int argc, char** argv) {
   constexpr uint64_t kPortRefreshNs = 1'000'000'000;
   uint64_t next_port_refresh = monotonic_ns() + kPortRefreshNs;
   uint64_t next_liveness_try = 0;
+  // The neighbour socket is read every millisecond: a router's change
+  // reaches the workers within about that (and their next burst).
+  constexpr uint64_t kNeighbourPollNs = 1'000'000;
+  uint64_t next_neighbour_poll = 0;
   while (!g_stop.load(std::memory_order_relaxed)) {
-    const bool worked = channel->poll();
+    bool worked = channel->poll();
     tables.reclaim();
     const uint64_t now = monotonic_ns();
+    if (neighbours.active() && now >= next_neighbour_poll) {
+      worked |= neighbours.poll(now);
+      next_neighbour_poll = now + kNeighbourPollNs;
+    }
     if (now >= next_port_refresh) {
       for (size_t i = 0; i < ports.size(); ++i) refresh_port_status(ports[i], header.ports[i]);
       next_port_refresh = now + kPortRefreshNs;

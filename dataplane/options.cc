@@ -10,6 +10,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
@@ -22,6 +23,7 @@ namespace {
 struct RawOptions {
   std::string outer_src_v4, outer_src_v6, next_hop_mac;
   std::vector<std::string> accept_macs;
+  std::vector<std::string> next_hop_ips;
   int egress_port = -1;
   int exception_port = -1;
   uint64_t flows_per_lcore = 0;
@@ -81,7 +83,19 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "packet-too-big back to the client.")
       ("next-hop-mac", po::value(&raw.next_hop_mac),
        "Ethernet address encapsulated packets are sent to (the router or the backends' L2 "
-       "neighbour). Required.")
+       "neighbour), fixed for the process's life: for static set-ups. It serves every family "
+       "without a --next-hop-ip. One of --next-hop-mac and --next-hop-ip is required.")
+      ("next-hop-ip", po::value(&raw.next_hop_ips)->composing(),
+       "Address of the router encapsulated packets are sent to (at most twice: one IPv4, one "
+       "IPv6 address, e.g. --next-hop-ip 198.51.100.1 --next-hop-ip 2001:db8:a::1). Its MAC "
+       "comes from the kernel's neighbour table (netlink) on the interface the kernel routes "
+       "the address by, and follows its changes (a router failover's gratuitous ARP or "
+       "unsolicited neighbour advertisement) within a second; the dataplane asks the kernel to "
+       "resolve it while it is unknown (once a second) and to re-confirm it every 5 s, since "
+       "the forwarded traffic never passes through the kernel. While a family's next hop is "
+       "unknown (no entry, INCOMPLETE, FAILED), packets to that family's backends are dropped "
+       "and counted (drop_no_neighbour). lbctl status shows the MAC in use. The Sluice host's "
+       "kernel must see the router: af_packet and AF_XDP ports share the interface with it.")
       ("accept-mac", po::value(&raw.accept_macs)->composing(),
        "A further unicast MAC whose frames are ours, besides the port's own (repeatable, at "
        "most 16; 15 with --egress-port), e.g. a VRRP virtual MAC. Frames to any other MAC "
@@ -175,8 +189,30 @@ std::string options_help() {
          "Example: lb-dataplane --no-huge -m 512 --no-pci -l 0,1 --vdev net_af_packet0,iface=eth1 "
          "-- --static-config tables.json --next-hop-mac 02:00:00:00:00:01 --outer-src-v4 "
          "192.0.2.1\n"
+         "With the router's MAC from the kernel instead: ... -- --static-config tables.json "
+         "--next-hop-ip 198.51.100.1 --next-hop-ip 2001:db8:a::1 --outer-src-v4 192.0.2.1 "
+         "--outer-src-v6 2001:db8::1\n"
       << describe(o, raw);
   return out.str();
+}
+
+std::string next_hop_address_problem(const IpAddress& a) {
+  const uint8_t* b = a.bytes;
+  if (a.is_v4()) {
+    if (a.v4_be() == 0) return "is the unspecified address";
+    if (b[0] == 127) return "is a loopback address";
+    if (b[0] >= 224) return "is a multicast, broadcast or reserved address";
+    return {};
+  }
+  static const uint8_t kZero[16] = {};
+  if (std::memcmp(b, kZero, 16) == 0) return "is the unspecified address";
+  if (std::memcmp(b, kZero, 15) == 0 && b[15] == 1) return "is the loopback address";
+  if (b[0] == 0xff) return "is a multicast address";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) {
+    // Its neighbour entry depends on an interface we are not told.
+    return "is link-local: give the router's global (or unique local) address";
+  }
+  return {};
 }
 
 uint64_t default_table_memory_budget() {
@@ -288,9 +324,38 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
   }
   f.icmp_rate_per_s = raw.icmp_rate;
   f.icmp_burst = raw.icmp_burst == 0 ? 1 : raw.icmp_burst;
-  if (!vm.count("next-hop-mac")) return fail("--next-hop-mac is required");
-  if (!parse_mac_address(raw.next_hop_mac, f.next_hop_mac)) {
-    return fail("--next-hop-mac '" + raw.next_hop_mac + "' is not a MAC address like 02:00:00:00:00:01");
+  if (raw.next_hop_ips.size() > 2) {
+    return fail("--next-hop-ip is given " + std::to_string(raw.next_hop_ips.size()) +
+                " times; at most twice (one IPv4, one IPv6 address)");
+  }
+  for (const std::string& text : raw.next_hop_ips) {
+    auto a = parse_ip_address(text);
+    if (!a) return fail("--next-hop-ip '" + text + "' is not an IPv4 or IPv6 address");
+    if (std::string why = next_hop_address_problem(*a); !why.empty()) {
+      return fail("--next-hop-ip " + text + " " + why);
+    }
+    IpAddress& slot = o.next_hop_ip[a->is_v4() ? 0 : 1];
+    if (slot.family != 0) {
+      return fail("--next-hop-ip is given twice for IPv" + std::to_string(a->family) +
+                  " (one address per family)");
+    }
+    slot = *a;
+  }
+  const bool have_ip = o.next_hop_ip[0].family != 0 || o.next_hop_ip[1].family != 0;
+  if (!vm.count("next-hop-mac") && !have_ip) {
+    return fail("a next hop is required: --next-hop-ip ADDRESS (resolved from the kernel) or "
+                "--next-hop-mac MAC (static)");
+  }
+  if (vm.count("next-hop-mac")) {
+    if (o.next_hop_ip[0].family != 0 && o.next_hop_ip[1].family != 0) {
+      return fail("--next-hop-mac and --next-hop-ip for both IPv4 and IPv6 leave the MAC no "
+                  "family to serve: give one or the other for each family");
+    }
+    if (!parse_mac_address(raw.next_hop_mac, f.next_hop_mac)) {
+      return fail("--next-hop-mac '" + raw.next_hop_mac +
+                  "' is not a MAC address like 02:00:00:00:00:01");
+    }
+    o.static_next_hop = true;
   }
   // A separate egress port's ingress MAC takes one of the slots (main.cc).
   const size_t accept_room = kMaxAcceptMacs - (o.egress_port != o.port ? 1 : 0);

@@ -31,6 +31,12 @@ struct DataplaneOptions {
   uint32_t test_build_delay_ms = 0;   // per VIP whose Maglev table is built
   uint64_t test_alloc_fail_mb = 0;    // a build that allocates more fails as out of memory
   uint64_t test_channel_exception = 0;  // the Nth committed transaction throws in poll()
+  // --next-hop-ip per family (index 0 IPv4, 1 IPv6; family 0: not given):
+  // resolved from the kernel's neighbour table (dataplane/neighbour_watch.h).
+  IpAddress next_hop_ip[2];
+  // --next-hop-mac was given: forwarding.next_hop_mac serves the families
+  // without a --next-hop-ip.
+  bool static_next_hop = false;
   ForwardingConfig forwarding;     // MACs other than next hop are filled from the port
 };
 
@@ -41,6 +47,10 @@ std::optional<DataplaneOptions> parse_options(int argc, char** argv, int& exit_c
 
 // The --help text (also printed when no EAL has been started).
 std::string options_help();
+
+// Why `a` cannot be a next hop (unspecified, loopback, multicast or
+// broadcast), empty if it can. A phrase after the address: "is a ...".
+std::string next_hop_address_problem(const IpAddress& a);
 
 // The default table memory budget: half of what the process may use (the
 // smaller of physical memory and RLIMIT_AS / RLIMIT_DATA), leaving room for

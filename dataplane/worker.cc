@@ -1,6 +1,7 @@
 #include "dataplane/worker.h"
 
 #include "common/conn_state.h"
+#include "common/next_hop_mac.h"
 #include "common/scheduler.h"
 
 #include <rte_prefetch.h>
@@ -68,8 +69,13 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
       vip_counters_(storage.vips),
       backend_counters_(storage.backends),
       vip_drop_counters_(storage.vip_drops),
+      next_hops_(config.next_hops != nullptr ? config.next_hops : &own_next_hops_),
       conn_(config.flows_per_lcore, state_timeouts(config, tick_shift_).ticks),
       admission_(admission_for(config)) {
+  if (config.next_hops == nullptr) {
+    own_next_hops_.packed[0].store(pack_mac(config.next_hop_mac), std::memory_order_relaxed);
+    own_next_hops_.packed[1].store(pack_mac(config.next_hop_mac), std::memory_order_relaxed);
+  }
   if (counters_ == nullptr) {
     own_counters_ = std::make_unique<LcoreCounters>();
     counters_ = own_counters_.get();
@@ -177,6 +183,9 @@ struct BurstRunner {
   uint32_t now;
   EncapParams v4_params;
   EncapParams v6_params;
+  // Whether the next hop of the backends' family has a MAC this burst.
+  bool v4_neighbour;
+  bool v6_neighbour;
 
   void count(Counter c, uint64_t n = 1) { ctx.counters_->add(c, n); }
 
@@ -478,6 +487,10 @@ struct BurstRunner {
       return;
     }
     const BackendEntry& be = t.backends[id];
+    if (!(be.family == 4 ? v4_neighbour : v6_neighbour)) [[unlikely]] {
+      drop(m, meta, Counter::drop_no_neighbour, out);
+      return;
+    }
     const uint32_t overhead = encap_overhead(be.family, meta.vip->encap);
     if (meta.l3_len + overhead > ctx.config_.mtu) {
       too_big(m, meta, overhead, out);
@@ -507,14 +520,21 @@ void process_burst(WorkerContext& ctx, rte_mbuf* const* pkts, uint16_t n, uint64
   ctx.start_burst(now_tsc);
   const TableSnapshot& t = *ctx.tables().current();
   const ForwardingConfig& cfg = ctx.config();
+  // The next hops once per burst, never per packet. Relaxed: each word is a
+  // whole MAC and orders nothing else; a change reaches the next burst.
+  const uint64_t nh4 = ctx.next_hops().packed[0].load(std::memory_order_relaxed);
+  const uint64_t nh6 = ctx.next_hops().packed[1].load(std::memory_order_relaxed);
+  uint8_t nh4_mac[6], nh6_mac[6];
+  unpack_mac(nh4, nh4_mac);
+  unpack_mac(nh6, nh6_mac);
   BurstRunner r{ctx,
                 t,
                 now_tsc,
                 ctx.ticks(now_tsc),
-                {cfg.port_mac, cfg.next_hop_mac, cfg.outer_src_v4.bytes,
-                 rte_cpu_to_be_16(cfg.gue_port)},
-                {cfg.port_mac, cfg.next_hop_mac, cfg.outer_src_v6.bytes,
-                 rte_cpu_to_be_16(cfg.gue_port)}};
+                {cfg.port_mac, nh4_mac, cfg.outer_src_v4.bytes, rte_cpu_to_be_16(cfg.gue_port)},
+                {cfg.port_mac, nh6_mac, cfg.outer_src_v6.bytes, rte_cpu_to_be_16(cfg.gue_port)},
+                packed_mac_known(nh4),
+                packed_mac_known(nh6)};
 
   // Pass 1: parse, classify, hash, and prefetch each flow's bucket so that
   // pass 2 finds it in cache (VPP lb's pattern; CONVENTIONS.md item 5).

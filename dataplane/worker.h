@@ -8,6 +8,7 @@
 // its counters (relaxed, summed by the reader).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -23,10 +24,21 @@ namespace sluice::dp {
 
 inline constexpr uint16_t kMaxBurst = 64;
 
+// The next hop's MAC per family (index 0 IPv4, 1 IPv6), packed
+// (common/next_hop_mac.h; 0: unknown, such packets are dropped as
+// drop_no_neighbour). The main lcore's neighbour watch stores it when the
+// kernel's entry changes; every worker loads both once per burst.
+struct alignas(64) NextHopMacs {
+  std::atomic<uint64_t> packed[2] = {};
+};
+
 // Settings shared by every worker; fixed at start.
 struct ForwardingConfig {
   uint8_t port_mac[6] = {};        // our MAC: source of everything we send
-  uint8_t next_hop_mac[6] = {};    // where encapsulated packets go
+  uint8_t next_hop_mac[6] = {};    // where encapsulated packets go (static)
+  // Where the MACs come from at run time (--next-hop-ip; owned by main and
+  // outliving the workers). Null: next_hop_mac for both families.
+  const NextHopMacs* next_hops = nullptr;
   IpAddress outer_src_v4;          // outer source for IPv4 backends
   IpAddress outer_src_v6;          // outer source for IPv6 backends
   uint32_t mtu = 1500;             // egress IP MTU
@@ -99,6 +111,7 @@ class alignas(64) WorkerContext {
   const TablePublisher& tables() const { return tables_; }
   uint32_t reader_id() const { return reader_id_; }
   const MacAdmission& admission() const { return admission_; }
+  const NextHopMacs& next_hops() const { return *next_hops_; }
   ConnTable& conn() { return conn_; }
   const LcoreCounters& counters() const { return *counters_; }
   // For the worker loop's own outcomes (TX queue full).
@@ -172,6 +185,8 @@ class alignas(64) WorkerContext {
   std::unique_ptr<TrafficCounters[]> own_vip_counters_;
   std::unique_ptr<TrafficCounters[]> own_backend_counters_;
   std::unique_ptr<VipDropCounters[]> own_vip_drop_counters_;
+  const NextHopMacs* next_hops_;
+  NextHopMacs own_next_hops_;  // next_hop_mac for both, when the config has none
   ConnTable conn_;
   MacAdmission admission_;  // port_mac and accept_macs, split for the per-frame check
 };

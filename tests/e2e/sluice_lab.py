@@ -143,16 +143,23 @@ class Lab:
                           f"HTTP server on backend {i}")
 
     def start_dataplane(self, extra=(), flows_per_lcore=65536,
-                        vdevs=("net_af_packet0,iface=lb0",), lcores=("-l", "0,1")):
+                        vdevs=("net_af_packet0,iface=lb0",), lcores=("-l", "0,1"),
+                        next_hop_ips=()):
         """lb-dataplane on the Sluice host: by default net_af_packet on lb0
         and one worker; `vdevs` (EAL --vdev values, port ids in order) and
-        `lcores` (EAL lcore options) choose other ports and workers."""
+        `lcores` (EAL lcore options) choose other ports and workers.
+        next_hop_ips: addresses for --next-hop-ip (the dataplane learns the
+        router's MAC from the kernel) instead of --next-hop-mac."""
         vdev_args = [a for v in vdevs for a in ("--vdev", v)]
+        if next_hop_ips:
+            next_hop = [a for ip in next_hop_ips for a in ("--next-hop-ip", ip)]
+        else:
+            next_hop = ["--next-hop-mac", self.env["ROUTER_MAC_TO_LB"]]
         args = ["ip", "netns", "exec", self.env["NS_LB"],
                 os.path.join(self.build, "dataplane", "lb-dataplane"),
                 "--no-huge", "-m", "512", "--no-pci", "--no-shconf", *lcores,
                 "--log-level", "lib.eal:error", *vdev_args,
-                "--", "--instance", self.instance, "--next-hop-mac", self.env["ROUTER_MAC_TO_LB"],
+                "--", "--instance", self.instance, *next_hop,
                 "--outer-src-v4", "198.51.100.2", "--outer-src-v6", "2001:db8:a::2",
                 "--idle-backoff-us", "50", "--flows-per-lcore", str(flows_per_lcore), *extra]
         seg = f"/dev/shm/sluice-{self.instance}"

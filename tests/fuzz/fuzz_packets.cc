@@ -389,7 +389,7 @@ void run_burst(World& w, dp::WorkerContext& ctx, const std::vector<Bytes>& frame
   uint64_t drops = delta(Counter::not_for_us) + delta(Counter::not_our_mac) +
                    delta(Counter::not_our_mac_group);
   for (size_t c = static_cast<size_t>(Counter::drop_truncated);
-       c <= static_cast<size_t>(Counter::drop_no_headroom); ++c) {
+       c <= static_cast<size_t>(Counter::drop_no_neighbour); ++c) {
     drops += after.value[c] - before.value[c];
   }
   FUZZ_CHECK(drops == out.n_dropped, "drop counters " + std::to_string(drops) + " != dropped " +

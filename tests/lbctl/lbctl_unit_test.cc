@@ -374,6 +374,40 @@ TEST(Output, VipShowWithCounters) {
             "web-2  198.51.100.2      10          0  draining  backup       500  42000         15\n");
 }
 
+// The next hop per family: learned from the kernel (resolved or not),
+// static, or none.
+TEST(Output, StatusNextHops) {
+  auto status = [](const char* next_hops) {
+    std::string doc = R"({"dataplane": {"attached": true, "instance": "sluice", "next_hops": )";
+    doc += next_hops;
+    doc += R"(}, "controlplane": {}})";
+    return render_status(nlohmann::json::parse(doc));
+  };
+  const std::string kernel = status(R"([
+      {"family": 4, "source": "kernel", "address": "198.51.100.1", "mac": "02:00:00:5e:00:53",
+       "changes": 2, "changed_ago_s": 12.5},
+      {"family": 6, "source": "kernel", "address": "2001:db8:a::1", "mac": null,
+       "changes": 3, "changed_ago_s": 0.4}])");
+  EXPECT_NE(kernel.find("  next hop v4:     198.51.100.1 (kernel) 02:00:00:5e:00:53, changed "
+                        "12.5s ago (2 changes)\n"),
+            std::string::npos)
+      << kernel;
+  EXPECT_NE(kernel.find("  next hop v6:     2001:db8:a::1 (kernel) unresolved, changed 0.4s ago "
+                        "(3 changes)\n"),
+            std::string::npos)
+      << kernel;
+  const std::string fixed = status(R"([
+      {"family": 4, "source": "static", "mac": "02:00:00:00:00:fe", "changes": 0,
+       "changed_ago_s": null},
+      {"family": 6, "source": "none", "mac": null, "changes": 0, "changed_ago_s": null}])");
+  EXPECT_NE(fixed.find("  next hop v4:     02:00:00:00:00:fe (static)\n"), std::string::npos)
+      << fixed;
+  EXPECT_NE(fixed.find("  next hop v6:     none (packets to these backends are dropped: "
+                       "drop_no_neighbour)\n"),
+            std::string::npos)
+      << fixed;
+}
+
 TEST(Output, Status) {
   const auto attached = nlohmann::json::parse(R"({
     "dataplane": {"attached": true, "instance": "sluice", "boot_id": "9f3c", "pid": 1234,

@@ -374,10 +374,31 @@ std::string render_status(const json& result) {
       const json& id = field(p, "port_id");
       kv.add("port " + (id.is_null() ? std::to_string(i) : cell(id)), line, 1);
     }
+    // One line per family: "198.51.100.1 (kernel) 02:00:00:00:00:01,
+    // changed 3.2s ago (2 changes)", "02:00:00:00:00:fe (static)",
+    // "unresolved" while the kernel has no usable entry.
+    for (const json& n : array_field(dp, "next_hops")) {
+      const json& source = field(n, "source");
+      const json& mac = field(n, "mac");
+      std::string line;
+      if (source == "none") {
+        line = "none (packets to these backends are dropped: drop_no_neighbour)";
+      } else {
+        if (source == "kernel") line = cell(n, "address") + " (kernel) ";
+        line += mac.is_string() ? mac.get<std::string>() : std::string("unresolved");
+        if (source != "kernel") line += " (" + cell(source) + ")";
+        const json& ago = field(n, "changed_ago_s");
+        if (ago.is_number()) {
+          line += ", changed " + format_duration(ago.get<double>()) + " ago (" +
+                  cell(n, "changes") + " changes)";
+        }
+      }
+      kv.add("next hop v" + cell(n, "family"), line, 1);
+    }
     add_unknown(kv, dp,
                 {"attached", "instance", "pid", "boot_id", "hash_seed", "generation", "lcores",
                  "uptime_s", "heartbeat_age_ms", "config_digest", "building", "table_memory_used_bytes",
-                 "table_memory_budget_bytes", "refused_transactions", "ports"},
+                 "table_memory_budget_bytes", "refused_transactions", "ports", "next_hops"},
                 1);
   }
   const json& cp = field(result, "controlplane");
