@@ -151,13 +151,22 @@ def run(lab):
           f"nor does ARP: the router has no MAC for {HOST4} ({router_neighbour(lab, HOST4)})")
 
     lab.start_backends([VIP4_HTTP, VIP4_UDP])
+    # The next hop's MAC comes from the kernel's neighbour table, which in
+    # this mode the kernel keeps on the exception interface.
     lab.start_dataplane(vdevs=lab.env["DP_VDEVS"].split(),
-                        extra=lab.env["DP_PORT_ARGS"].split())
+                        extra=lab.env["DP_PORT_ARGS"].split(), next_hop_ips=(ROUTER4,))
     lab.host_addresses(EXC)
     lab.start_controlplane()
     lab.apply_config(config())
     lab.wait_in_sync()
 
+    def next_hop_v4():
+        status = json.loads(lab.lbctl("-o", "json", "status").stdout)
+        return [h for h in status["dataplane"]["next_hops"] if h["family"] == 4][0]
+    lab.wait_for(lambda: next_hop_v4()["mac"] is not None, 10,
+                 "the next hop to be resolved through the exception interface")
+    check(next_hop_v4()["mac"] == lab.env["ROUTER_MAC_TO_LB"],
+          f"the next hop {ROUTER4} resolved by the kernel on {EXC}: {next_hop_v4()['mac']}")
     status = json.loads(lab.lbctl("-o", "json", "status").stdout)
     roles = {p["role"]: p for p in status["dataplane"]["ports"]}
     check(set(roles) == {"ingress", "exception"} and roles["exception"]["driver"] == "net_tap",
