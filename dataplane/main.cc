@@ -50,6 +50,7 @@
 #include "dataplane/table_publisher.h"
 #include "dataplane/worker.h"
 #include "dataplane/worker_loop.h"
+#include "dataplane/xdp_steering.h"
 
 namespace {
 
@@ -114,6 +115,15 @@ int main(int argc, char** argv) {
     std::cout << options_help();
     return 0;
   }
+  // --xdp-steering names the steering program in the net_af_xdp --vdev,
+  // which the EAL reads (dataplane/xdp_steering.h).
+  EalArgs eal;
+  if (std::string e = add_steering_program(argc, argv, eal); !e.empty()) {
+    std::fprintf(stderr, "lb-dataplane: %s\n", e.c_str());
+    return 1;
+  }
+  argc = eal.argc();
+  argv = eal.argv();
   const int eal_args = start_eal("lb-dataplane", argc, argv, "--no-huge -m 512 --no-shconf");
   if (eal_args < 0) return 1;
   int exit_code = 0;
@@ -211,12 +221,15 @@ int main(int argc, char** argv) {
   }
   std::vector<uint16_t> ports = {opt.port};
   if (separate_egress) ports.push_back(opt.egress_port);
+  XdpSteering steering(opt.port, opt.xdp_steering);
+  if (std::string e = steering.prepare(); !e.empty()) fatal(e);
   for (uint16_t port : ports) {
     const std::string err = start_port(PortSetup{port, static_cast<uint16_t>(workers),
                                                  opt.rx_desc, opt.tx_desc, fwd.mtu, pool});
     if (!err.empty()) fatal(err);
     g_undo.ports.push_back(port);
   }
+  if (std::string e = steering.attach(); !e.empty()) fatal(e);
   if (std::string e = port_mac(opt.egress_port, fwd.port_mac); !e.empty()) fatal(e);
   if (separate_egress) {
     uint8_t ingress_mac[6];
@@ -235,6 +248,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < ports.size(); ++i) {
     if (std::string e = describe_port(ports[i], header.ports[i]); !e.empty()) fatal(e);
   }
+  steering.refresh(header.ports[0]);
   // Release: the names, drivers and MACs above are visible to a control
   // plane that reads the count.
   header.port_count.store(static_cast<uint32_t>(ports.size()), std::memory_order_release);
@@ -324,8 +338,12 @@ int main(int argc, char** argv) {
     const bool worked = channel->poll();
     tables.reclaim();
     const uint64_t now = monotonic_ns();
+    // The steering program's VIP map follows each publication (channel or
+    // --static-config).
+    steering.follow(*tables.current(), now);
     if (now >= next_port_refresh) {
       for (size_t i = 0; i < ports.size(); ++i) refresh_port_status(ports[i], header.ports[i]);
+      steering.refresh(header.ports[0]);
       next_port_refresh = now + kPortRefreshNs;
     }
     if (liveness.created() && !liveness.is_up() && tables.generation() != 0 &&

@@ -74,7 +74,19 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "A further unicast MAC whose frames are ours, besides the port's own (repeatable, at "
        "most 16; 15 with --egress-port), e.g. a VRRP virtual MAC. Frames to any other MAC "
        "are dropped and counted (not_our_mac; broadcast and multicast: not_our_mac_group). "
-       "Replies still leave from the port's MAC.");
+       "Replies still leave from the port's MAC.")
+      ("xdp-steering", po::bool_switch(&o.xdp_steering),
+       "The ingress port is a net_af_xdp port that runs Sluice's XDP steering program: only "
+       "VIP traffic (and echo requests and ICMP errors to VIP addresses) reaches the "
+       "dataplane, everything else stays with the kernel (ARP, ND, BGP, SSH). The program is "
+       "added to the port's --vdev as xdp_prog= unless it names one; its VIP map follows "
+       "every table publication. Without this option a net_af_xdp port keeps what its --vdev "
+       "says (the PMD's default program sends every packet to the dataplane: a NIC owned by "
+       "DPDK). See docs/ports-af-xdp.md.")
+      ("xdp-program", po::value(&o.xdp_program),
+       "The steering program's object file (default: sluice-steer.bpf.o from the build tree "
+       "next to lb-dataplane, else the installed one, " SLUICE_XDP_PROGRAM_DIR
+       "/sluice-steer.bpf.o).");
   po::options_description encap("Encapsulation");
   encap.add_options()
       ("outer-src-v4", po::value(&raw.outer_src_v4),

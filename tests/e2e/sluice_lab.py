@@ -135,11 +135,13 @@ class Lab:
             self.wait_for(lambda i=i: self.listening(self.ns_backend(i), 80), 10,
                           f"HTTP server on backend {i}")
 
-    def start_dataplane(self, extra=(), flows_per_lcore=65536):
+    def start_dataplane(self, extra=(), flows_per_lcore=65536, vdev="net_af_packet0,iface=lb0"):
+        """lb-dataplane on the Sluice host's lb0; `vdev` is the port's EAL
+        --vdev (e.g. "net_af_xdp0,iface=lb0" with --xdp-steering in extra)."""
         args = ["ip", "netns", "exec", self.env["NS_LB"],
                 os.path.join(self.build, "dataplane", "lb-dataplane"),
                 "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0,1",
-                "--log-level", "lib.eal:error", "--vdev", "net_af_packet0,iface=lb0",
+                "--log-level", "lib.eal:error", "--vdev", vdev,
                 "--", "--instance", self.instance, "--next-hop-mac", self.env["ROUTER_MAC_TO_LB"],
                 "--outer-src-v4", "198.51.100.2", "--outer-src-v6", "2001:db8:a::2",
                 "--idle-backoff-us", "50", "--flows-per-lcore", str(flows_per_lcore), *extra]
