@@ -43,6 +43,7 @@
 #include "dataplane/channel_test_hook.h"
 #include "dataplane/control_channel.h"
 #include "dataplane/liveness_iface.h"
+#include "dataplane/mbuf_pool.h"
 #include "dataplane/options.h"
 #include "dataplane/program_start.h"
 #include "dataplane/ports.h"
@@ -213,8 +214,16 @@ int main(int argc, char** argv) {
   const uint32_t data_room = RTE_PKTMBUF_HEADROOM + fwd.mtu + 64 > RTE_MBUF_DEFAULT_BUF_SIZE
                                  ? RTE_PKTMBUF_HEADROOM + fwd.mtu + 64
                                  : RTE_MBUF_DEFAULT_BUF_SIZE;
-  rte_mempool* pool = rte_pktmbuf_pool_create("sluice_pkts", mbufs, 256, 0,
-                                              static_cast<uint16_t>(data_room), rte_socket_id());
+  // net_af_xdp makes its umem of the pool, which must be one packed chunk
+  // (dataplane/mbuf_pool.h), and keeps each queue's fill ring full of its
+  // mbufs.
+  const bool af_xdp = is_af_xdp_port(opt.port) || is_af_xdp_port(opt.egress_port);
+  if (af_xdp && opt.mbufs == 0) mbufs += ports_used * workers * kAfXdpFillMbufs;
+  rte_mempool* pool =
+      af_xdp ? make_contiguous_pktmbuf_pool("sluice_pkts", mbufs, 256,
+                                            static_cast<uint16_t>(data_room), rte_socket_id())
+             : rte_pktmbuf_pool_create("sluice_pkts", mbufs, 256, 0,
+                                       static_cast<uint16_t>(data_room), rte_socket_id());
   if (pool == nullptr) {
     fatal("cannot create a pool of " + std::to_string(mbufs) +
           " mbufs: " + rte_strerror(rte_errno) + " (raise -m, or lower --mbufs/--rx-desc)");

@@ -127,6 +127,12 @@ std::string iface_name(int ifindex) {
 
 }  // namespace
 
+bool is_af_xdp_port(uint16_t port_id) {
+  rte_eth_dev_info info{};
+  return rte_eth_dev_is_valid_port(port_id) && rte_eth_dev_info_get(port_id, &info) == 0 &&
+         info.driver_name != nullptr && std::strcmp(info.driver_name, kAfXdpDriver) == 0;
+}
+
 std::string default_steering_program() {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);

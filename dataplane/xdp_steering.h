@@ -41,6 +41,13 @@ struct EalArgs {
 // `out` is argv as it is.
 std::string add_steering_program(int argc, char** argv, EalArgs& out);
 
+// Whether DPDK drives the port with net_af_xdp (false for a port that
+// does not exist).
+bool is_af_xdp_port(uint16_t port_id);
+// Mbufs a net_af_xdp queue holds beyond its descriptors: the PMD's fill
+// ring, 4,096 deep in DPDK 22.11 (2 x ETH_AF_XDP_DFLT_NUM_DESCS).
+inline constexpr uint32_t kAfXdpFillMbufs = 4096;
+
 // Where lb-dataplane looks for the program by default: next to the binary
 // in the build tree (xdp/sluice-steer.bpf.o), else the installed one.
 std::string default_steering_program();

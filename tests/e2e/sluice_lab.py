@@ -135,7 +135,8 @@ class Lab:
             self.wait_for(lambda i=i: self.listening(self.ns_backend(i), 80), 10,
                           f"HTTP server on backend {i}")
 
-    def start_dataplane(self, extra=(), flows_per_lcore=65536, vdev="net_af_packet0,iface=lb0"):
+    def start_dataplane(self, extra=(), flows_per_lcore=65536, vdev="net_af_packet0,iface=lb0",
+                        idle_backoff_us=50):
         """lb-dataplane on the Sluice host's lb0; `vdev` is the port's EAL
         --vdev (e.g. "net_af_xdp0,iface=lb0" with --xdp-steering in extra)."""
         args = ["ip", "netns", "exec", self.env["NS_LB"],
@@ -144,7 +145,7 @@ class Lab:
                 "--log-level", "lib.eal:error", "--vdev", vdev,
                 "--", "--instance", self.instance, "--next-hop-mac", self.env["ROUTER_MAC_TO_LB"],
                 "--outer-src-v4", "198.51.100.2", "--outer-src-v6", "2001:db8:a::2",
-                "--idle-backoff-us", "50", "--flows-per-lcore", str(flows_per_lcore), *extra]
+                "--idle-backoff-us", str(idle_backoff_us), "--flows-per-lcore", str(flows_per_lcore), *extra]
         seg = f"/dev/shm/sluice-{self.instance}"
         if os.path.exists(seg):
             os.unlink(seg)  # left by a dataplane we killed: wait for the new one
