@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "dataplane/xdp/steer_keys.h"
 #include "dataplane/xdp/steer_shared.h"
 
 namespace sluice::dp {
@@ -261,12 +262,7 @@ void XdpSteering::follow(const TableSnapshot& t, uint64_t now_ns) {
   if (mode_ != XdpMode::kSteering) return;
   if (t.generation == synced_generation_ && !(retry_ && now_ns >= next_retry_ns_)) return;
   std::set<Key> wanted;
-  t.vip_index.for_each_key([&](const VipSlot& s) {
-    sluice_vip_key k{};
-    std::memcpy(k.address, s.address, sizeof k.address);
-    k.port_be = s.port_be;
-    k.protocol = s.protocol;
-    k.family = s.family;
+  for_each_steering_key(t.vip_index, [&](const sluice_vip_key& k) {
     Key bytes;
     std::memcpy(bytes.data(), &k, sizeof k);
     wanted.insert(bytes);
