@@ -239,6 +239,8 @@ int main(int argc, char** argv) {
     g_undo.ports.push_back(port);
   }
   if (std::string e = steering.attach(); !e.empty()) fatal(e);
+  // --static-config's VIPs are steered before the workers start.
+  steering.follow(*tables.current(), monotonic_ns());
   if (std::string e = port_mac(opt.egress_port, fwd.port_mac); !e.empty()) fatal(e);
   if (separate_egress) {
     uint8_t ingress_mac[6];

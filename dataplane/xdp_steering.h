@@ -37,8 +37,8 @@ struct EalArgs {
 // With --xdp-steering among the program's options (after "--"): adds
 // ",xdp_prog=OBJECT" to every net_af_xdp --vdev before "--" that names no
 // program, OBJECT being --xdp-program or the default one. Returns an empty
-// string, or a start-up error (no such object file). Without the option
-// `out` is argv as it is.
+// string, or a start-up error (no such object file; `out` is then not to
+// be used). Without the option `out` is argv as it is.
 std::string add_steering_program(int argc, char** argv, EalArgs& out);
 
 // Whether DPDK drives the port with net_af_xdp (false for a port that
