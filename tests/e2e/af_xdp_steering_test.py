@@ -20,8 +20,10 @@ capability fails the test; otherwise it is reported as skipped (exit 77).
 import json
 import os
 import signal
+import socket
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sluice_lab  # noqa: E402
@@ -101,6 +103,25 @@ def delta(after, before, key):
     return after.get(key, 0) - before.get(key, 0)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def metric(text, name):
+    """The value of the one sample of `name` (labels ignored), or None."""
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 def program_on_lb0(lab):
     out = lab.ns_run(lab.env["NS_LB"], ["ip", "-j", "link", "show", "lb0"])
     link = json.loads(out)[0]
@@ -111,7 +132,8 @@ def run(lab):
     lab.up()
     lab.start_backends([VIP4_HTTP, VIP4_UDP, VIP6_HTTP, VIP4_LATE])
     lab.start_dataplane(vdev=AF_XDP_VDEV, extra=("--xdp-steering",))
-    lab.start_controlplane()
+    metrics_port = free_port()
+    lab.start_controlplane(("--metrics-address", f"127.0.0.1:{metrics_port}"))
     lab.apply_config(config())
     lab.wait_in_sync()
 
@@ -154,6 +176,14 @@ def run(lab):
           f"{link1['rx_packets'] - link0['rx_packets']} (veth counts what its XDP program "
           f"saw), tx_packets +{link1['tx_packets'] - link0['tx_packets']}")
     check(delta(x1, x0, "no_socket") == 0, "no VIP packet lacked a socket")
+    text = lab.lbctl("stats").stdout
+    shown = [line for line in text.splitlines() if line.startswith("port 0 ")]
+    check(any(line.split()[2] == "redirected" and int(line.split()[3]) >= x1["redirected"]
+              for line in shown if len(line.split()) == 4),
+          f"lbctl stats shows the program's counters: {shown}")
+    scraped = metric(scrape(metrics_port), "sluice_port_xdp_redirected_packets_total")
+    check(scraped is not None and scraped >= x1["redirected"],
+          f"/metrics has sluice_port_xdp_redirected_packets_total ({scraped})")
 
     # The kernel keeps the host's own traffic: ARP, ND, ping, TCP.
     x0, ip0 = settle(lab), ip_in_receives(lab)
