@@ -11,7 +11,9 @@ ARP, ND, ping and a TCP connection to the host's own address answered by
 the kernel (counted as passed); a VIP added through the control plane is
 steered to the dataplane and, once deleted, goes back to the kernel; a clean
 stop removes the program and a dataplane killed with SIGKILL is replaced by
-one that removes the program it left.
+one that removes the program it left; without --xdp-steering the PMD's own
+program (everything to the dataplane) is accepted and reported; bad input
+is a clear start-up error.
 
 Usage: af_xdp_steering_test.py BUILD_DIR
 Needs root, network namespaces, veth, XDP and AF_XDP. With CI=true a missing
@@ -264,6 +266,18 @@ def run(lab):
         works = lab.client("http-many", VIP4_HTTP, 80, 1)["failures"] == 0
     check(works and "removed the steering program" in lab.read_log("dataplane"),
           "the next dataplane removed the program left behind and forwards again")
+
+    # Without --xdp-steering the PMD's default program sends every packet to
+    # the dataplane (a NIC owned by DPDK): legitimate, and said.
+    lab.stop_dataplane()
+    lab.start_dataplane(vdev=AF_XDP_VDEV)
+    lab.wait_in_sync()
+    port = json.loads(lab.lbctl("-o", "json", "status").stdout)["dataplane"]["ports"][0]
+    plain = lab.client("http-many", VIP4_HTTP, 80, 5)
+    check(port["xdp"] == "other-program" and "not Sluice's steering program" in
+          lab.read_log("dataplane") and plain["failures"] == 0 and not xdp(lab),
+          f"without --xdp-steering: port xdp '{port['xdp']}', logged, VIP traffic forwarded "
+          f"({plain['failures']} failures), no steering counters")
 
     # Bad input is a clear start-up error: steering on a port that is not
     # net_af_xdp, and a program object that does not exist.
