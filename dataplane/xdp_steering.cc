@@ -290,14 +290,20 @@ void XdpSteering::follow(const TableSnapshot& t, uint64_t now_ns) {
       ++it;
     }
   }
+  // Said once per generation (and when the retries fare differently), not
+  // once a second while a full map keeps refusing the same keys.
+  const bool say = failed != 0 && (t.generation != synced_generation_ || failed != last_failed_);
   synced_generation_ = t.generation;
   retry_ = failed != 0;
+  last_failed_ = failed;
   if (failed != 0) {
     sync_errors_ += failed;
     next_retry_ns_ = now_ns + kRetryNs;
+  }
+  if (say) {
     std::fprintf(stderr,
                  "lb-dataplane: %lu updates of the steering program's VIP map failed for "
-                 "generation %lu (first: %s); retrying in 1 s\n",
+                 "generation %lu (first: %s); retrying every second\n",
                  static_cast<unsigned long>(failed), static_cast<unsigned long>(t.generation),
                  std::strerror(first_error));
   }

@@ -101,6 +101,7 @@ class XdpSteering {
   bool retry_ = false;
   uint64_t next_retry_ns_ = 0;
   uint64_t sync_errors_ = 0;
+  uint64_t last_failed_ = 0;  // updates the last follow() could not make
 };
 
 }  // namespace sluice::dp
