@@ -69,6 +69,48 @@ inline constexpr PortStatInfo kPortStatInfo[kPortStatCount] = {
 #undef SLUICE_PORT_STAT_INFO
 };
 
+// The AF_XDP steering program's counters (dataplane/xdp/steer.bpf.c), per
+// port: X(field, metric name after "sluice_port_", help). The order is the
+// program's per-CPU array's (dataplane/xdp/steer_shared.h); the dataplane's
+// main loop sums the CPUs' values about once a second.
+#define SLUICE_XDP_STATS(X)                                                                     \
+  X(redirected, "xdp_redirected_packets_total",                                                 \
+    "Packets the steering program handed to the dataplane's AF_XDP sockets")                    \
+  X(passed, "xdp_passed_packets_total",                                                         \
+    "Packets the steering program passed to the kernel (not VIP traffic)")                     \
+  X(no_socket, "xdp_no_socket_packets_total",                                                   \
+    "VIP packets passed to the kernel because their RX queue had no AF_XDP socket")
+
+enum class XdpStat : uint32_t {
+#define SLUICE_XDP_STAT_ENUM(field, metric, help) field,
+  SLUICE_XDP_STATS(SLUICE_XDP_STAT_ENUM)
+#undef SLUICE_XDP_STAT_ENUM
+      kCount
+};
+inline constexpr size_t kXdpStatCount = static_cast<size_t>(XdpStat::kCount);
+inline constexpr PortStatInfo kXdpStatInfo[kXdpStatCount] = {
+#define SLUICE_XDP_STAT_INFO(field, metric, help) {#field, metric, help},
+    SLUICE_XDP_STATS(SLUICE_XDP_STAT_INFO)
+#undef SLUICE_XDP_STAT_INFO
+};
+
+// What runs on an AF_XDP port's interface (PortStatus::xdp_mode).
+enum class XdpMode : uint32_t {
+  kNone = 0,      // not a net_af_xdp port
+  kOther = 1,     // another XDP program (the PMD's default: every packet to DPDK)
+  kSteering = 2,  // Sluice's steering program: VIP traffic to DPDK, the rest to the kernel
+};
+
+// How lbctl and the metrics name an XdpMode.
+inline const char* xdp_mode_name(uint32_t mode) {
+  switch (static_cast<XdpMode>(mode)) {
+    case XdpMode::kNone: return "none";
+    case XdpMode::kOther: return "other-program";
+    case XdpMode::kSteering: return "steering";
+  }
+  return "unknown";
+}
+
 // One port lb-dataplane drives, as `lbctl status` shows it. name, driver,
 // mac and port_id are written once before SegmentHeader::port_count is
 // released; the atomics are refreshed by the main loop about once a second
@@ -100,6 +142,14 @@ struct PortStatus {
   // value relaxed on its own: a reader may see one refresh's ipackets with
   // the previous one's ibytes).
   std::atomic<uint64_t> stats[kPortStatCount];
+  // AF_XDP steering (XdpMode), set before port_count is released; the
+  // rest refreshed about once a second like the statistics. xdp_keys:
+  // entries of the program's VIP map; xdp_sync_errors: map updates that
+  // failed (the map then differs from the tables until a later one works).
+  std::atomic<uint32_t> xdp_mode;
+  std::atomic<uint32_t> xdp_keys;
+  std::atomic<uint64_t> xdp_sync_errors;
+  std::atomic<uint64_t> xdp_stats[kXdpStatCount];
 };
 
 // Where encapsulated packets of one family go (lbctl status), index 0 IPv4,

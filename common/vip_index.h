@@ -59,6 +59,17 @@ class VipIndex {
     return probe(family, address, 0, kAnyProtocol) != nullptr;
   }
 
+  // Calls f(const VipSlot&) for every key held, exact keys and address
+  // markers alike, in no particular order: the AF_XDP steering program's
+  // map holds the same keys and asks them the same questions
+  // (dataplane/xdp_steering.h).
+  template <class F>
+  void for_each_key(F&& f) const {
+    for (const VipSlot& s : slots_) {
+      if (s.family != 0) f(s);
+    }
+  }
+
  private:
   static uint64_t slot_hash(uint8_t family, const uint8_t* address, uint16_t port_be,
                             uint8_t protocol) {

@@ -129,7 +129,8 @@ json Controller::op_status(const RequestArgs& args) {
                            {"link_up", (link & 1) != 0},
                            {"speed_mbps", link >> 32},
                            {"mtu", p.mtu.load(std::memory_order_relaxed)},
-                           {"query_errors", p.query_errors.load(std::memory_order_relaxed)}});
+                           {"query_errors", p.query_errors.load(std::memory_order_relaxed)},
+                           {"xdp", xdp_mode_name(p.xdp_mode.load(std::memory_order_relaxed))}});
     }
     dp["ports"] = std::move(ports);
     // Where encapsulated packets go, per family: the MAC in use (from
@@ -255,6 +256,23 @@ json Controller::op_stats(const RequestArgs& args) {
     v["backends"] = std::move(backends);
     vips.push_back(std::move(v));
   }
+  // The AF_XDP steering program's counters, per port that runs it
+  // (common/control_segment.h SLUICE_XDP_STATS).
+  json xdp = json::array();
+  const uint32_t n_ports = std::min(h.port_count.load(std::memory_order_acquire), kMaxSegmentPorts);
+  for (uint32_t i = 0; i < n_ports; ++i) {
+    const PortStatus& p = h.ports[i];
+    const uint32_t mode = p.xdp_mode.load(std::memory_order_relaxed);
+    if (static_cast<XdpMode>(mode) != XdpMode::kSteering) continue;
+    json x = {{"port_id", p.port_id},
+              {"program", xdp_mode_name(mode)},
+              {"vip_keys", p.xdp_keys.load(std::memory_order_relaxed)},
+              {"sync_errors", p.xdp_sync_errors.load(std::memory_order_relaxed)}};
+    for (size_t s = 0; s < kXdpStatCount; ++s) {
+      x[kXdpStatInfo[s].field] = p.xdp_stats[s].load(std::memory_order_relaxed);
+    }
+    xdp.push_back(std::move(x));
+  }
   return ok_answer(json{{"attached", true},
                         {"lcores", lcores},
                         {"boot_id", hex64(h.boot_id)},
@@ -265,6 +283,7 @@ json Controller::op_stats(const RequestArgs& args) {
                         {"at_ns", now_ns},
                         {"counters", std::move(counters)},
                         {"per_lcore", std::move(per_lcore)},
+                        {"xdp", std::move(xdp)},
                         {"vips", std::move(vips)}});
 }
 

@@ -334,6 +334,13 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                                        ", refreshed about once a second)",
                                    MetricType::Counter));
   }
+  // The AF_XDP steering program's counters, on the ports that run it.
+  std::vector<MetricFamily> xdp_families;
+  for (const PortStatInfo& info : kXdpStatInfo) {
+    xdp_families.push_back(family(std::string("sluice_port_") + info.metric,
+                                  std::string(info.help) + " (refreshed about once a second)",
+                                  MetricType::Counter));
+  }
   MetricFamily link_up = family("sluice_port_link_up", "1 when the port's link is up",
                                 MetricType::Gauge);
   MetricFamily query_errors = family("sluice_port_query_errors_total",
@@ -346,10 +353,16 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     for (size_t i = 0; i < kPortStatCount; ++i) {
       sample(port_families[i], labels, as_double(ps.stats[i].load(std::memory_order_relaxed)));
     }
+    if (static_cast<XdpMode>(ps.xdp_mode.load(std::memory_order_relaxed)) == XdpMode::kSteering) {
+      for (size_t i = 0; i < kXdpStatCount; ++i) {
+        sample(xdp_families[i], labels, as_double(ps.xdp_stats[i].load(std::memory_order_relaxed)));
+      }
+    }
     sample(link_up, labels, (ps.link.load(std::memory_order_relaxed) & 1) != 0 ? 1 : 0);
     sample(query_errors, labels, as_double(ps.query_errors.load(std::memory_order_relaxed)));
   }
   for (MetricFamily& f : port_families) out.push_back(std::move(f));
+  for (MetricFamily& f : xdp_families) out.push_back(std::move(f));
   out.push_back(std::move(link_up));
   out.push_back(std::move(query_errors));
 

@@ -9,7 +9,8 @@
 //
 // Every dataplane counter of the one list (common/counters.h) becomes a
 // metric by one naming rule (metric_name_for_counter), and every port
-// statistic of SLUICE_PORT_STATS likewise: a counter added to a list
+// statistic of SLUICE_PORT_STATS (and the AF_XDP steering counters of
+// SLUICE_XDP_STATS) likewise: a counter added to a list
 // appears here without a change to this file.
 //
 // Collect() may run on several of the exposer's threads at once.

@@ -47,6 +47,7 @@
 #include "dataplane/channel_test_hook.h"
 #include "dataplane/control_channel.h"
 #include "dataplane/liveness_iface.h"
+#include "dataplane/mbuf_pool.h"
 #include "dataplane/neighbour_watch.h"
 #include "dataplane/options.h"
 #include "dataplane/program_start.h"
@@ -55,6 +56,7 @@
 #include "dataplane/table_publisher.h"
 #include "dataplane/worker.h"
 #include "dataplane/worker_loop.h"
+#include "dataplane/xdp_steering.h"
 
 namespace {
 
@@ -119,6 +121,15 @@ int main(int argc, char** argv) {
     std::cout << options_help();
     return 0;
   }
+  // --xdp-steering names the steering program in the net_af_xdp --vdev,
+  // which the EAL reads (dataplane/xdp_steering.h).
+  EalArgs eal;
+  if (std::string e = add_steering_program(argc, argv, eal); !e.empty()) {
+    std::fprintf(stderr, "lb-dataplane: %s\n", e.c_str());
+    return 1;
+  }
+  argc = eal.argc();
+  argv = eal.argv();
   const int eal_args = start_eal("lb-dataplane", argc, argv, "--no-huge -m 512 --no-shconf");
   if (eal_args < 0) return 1;
   int exit_code = 0;
@@ -219,12 +230,22 @@ int main(int argc, char** argv) {
   const uint32_t data_room = RTE_PKTMBUF_HEADROOM + fwd.mtu + 64 > RTE_MBUF_DEFAULT_BUF_SIZE
                                  ? RTE_PKTMBUF_HEADROOM + fwd.mtu + 64
                                  : RTE_MBUF_DEFAULT_BUF_SIZE;
-  rte_mempool* pool = rte_pktmbuf_pool_create("sluice_pkts", mbufs, 256, 0,
-                                              static_cast<uint16_t>(data_room), rte_socket_id());
+  // net_af_xdp makes its umem of the pool, which must be one packed chunk
+  // (dataplane/mbuf_pool.h), and keeps each queue's fill ring full of its
+  // mbufs.
+  const bool af_xdp = is_af_xdp_port(opt.port) || is_af_xdp_port(opt.egress_port);
+  if (af_xdp && opt.mbufs == 0) mbufs += ports_used * workers * kAfXdpFillMbufs;
+  rte_mempool* pool =
+      af_xdp ? make_contiguous_pktmbuf_pool("sluice_pkts", mbufs, 256,
+                                            static_cast<uint16_t>(data_room), rte_socket_id())
+             : rte_pktmbuf_pool_create("sluice_pkts", mbufs, 256, 0,
+                                       static_cast<uint16_t>(data_room), rte_socket_id());
   if (pool == nullptr) {
     fatal("cannot create a pool of " + std::to_string(mbufs) +
           " mbufs: " + rte_strerror(rte_errno) + " (raise -m, or lower --mbufs/--rx-desc)");
   }
+  XdpSteering steering(opt.port, opt.xdp_steering);
+  if (std::string e = steering.prepare(); !e.empty()) fatal(e);
   for (size_t i = 0; i < ports.size(); ++i) {
     const std::string err =
         start_port(PortSetup{ports[i], static_cast<uint16_t>(workers), opt.rx_desc, opt.tx_desc,
@@ -232,6 +253,9 @@ int main(int argc, char** argv) {
     if (!err.empty()) fatal(err);
     g_undo.ports.push_back(ports[i]);
   }
+  if (std::string e = steering.attach(); !e.empty()) fatal(e);
+  // --static-config's VIPs are steered before the workers start.
+  steering.follow(*tables.current(), monotonic_ns());
   if (std::string e = port_mac(opt.egress_port, fwd.port_mac); !e.empty()) fatal(e);
   uint8_t ingress_mac[6];
   if (std::string e = port_mac(opt.port, ingress_mac); !e.empty()) fatal(e);
@@ -254,6 +278,7 @@ int main(int argc, char** argv) {
     if (std::string e = describe_port(ports[i], header.ports[i]); !e.empty()) fatal(e);
     header.ports[i].role = static_cast<uint32_t>(roles[i]);
   }
+  steering.refresh(header.ports[0]);
   // Release: the names, drivers and MACs above are visible to a control
   // plane that reads the count.
   header.port_count.store(static_cast<uint32_t>(ports.size()), std::memory_order_release);
@@ -388,8 +413,12 @@ int main(int argc, char** argv) {
       worked |= neighbours.poll(now);
       next_neighbour_poll = now + kNeighbourPollNs;
     }
+    // The steering program's VIP map follows each publication (channel or
+    // --static-config).
+    steering.follow(*tables.current(), now);
     if (now >= next_port_refresh) {
       for (size_t i = 0; i < ports.size(); ++i) refresh_port_status(ports[i], header.ports[i]);
+      steering.refresh(header.ports[0]);
       next_port_refresh = now + kPortRefreshNs;
     }
     if (liveness.created() && !liveness.is_up() && tables.generation() != 0 &&

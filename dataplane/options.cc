@@ -100,7 +100,19 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "A further unicast MAC whose frames are ours, besides the port's own (repeatable, at "
        "most 16; 15 with --egress-port), e.g. a VRRP virtual MAC. Frames to any other MAC "
        "are dropped and counted (not_our_mac; broadcast and multicast: not_our_mac_group). "
-       "Replies still leave from the port's MAC.");
+       "Replies still leave from the port's MAC.")
+      ("xdp-steering", po::bool_switch(&o.xdp_steering),
+       "The ingress port is a net_af_xdp port that runs Sluice's XDP steering program: only "
+       "VIP traffic (and echo requests and ICMP errors to VIP addresses) reaches the "
+       "dataplane, everything else stays with the kernel (ARP, ND, BGP, SSH). The program is "
+       "added to the port's --vdev as xdp_prog= unless it names one; its VIP map follows "
+       "every table publication. Without this option a net_af_xdp port keeps what its --vdev "
+       "says (the PMD's default program sends every packet to the dataplane: a NIC owned by "
+       "DPDK). See docs/ports-af-xdp.md.")
+      ("xdp-program", po::value(&o.xdp_program),
+       "The steering program's object file (default: sluice-steer.bpf.o from the build tree "
+       "next to lb-dataplane, else the installed one, " SLUICE_XDP_PROGRAM_DIR
+       "/sluice-steer.bpf.o).");
   po::options_description encap("Encapsulation");
   encap.add_options()
       ("outer-src-v4", po::value(&raw.outer_src_v4),
@@ -186,12 +198,24 @@ std::string options_help() {
          "(connection table, then Maglev), encapsulates (IPIP or GUE) and sends to the backend.\n"
          "EAL options are DPDK's (see dpdk-testpmd --help); on a host without hugepages use\n"
          "--no-huge -m 512 and --no-shconf or a unique --file-prefix.\n"
-         "Example: lb-dataplane --no-huge -m 512 --no-pci -l 0,1 --vdev net_af_packet0,iface=eth1 "
-         "-- --static-config tables.json --next-hop-mac 02:00:00:00:00:01 --outer-src-v4 "
-         "192.0.2.1\n"
-         "With the router's MAC from the kernel instead: ... -- --static-config tables.json "
-         "--next-hop-ip 198.51.100.1 --next-hop-ip 2001:db8:a::1 --outer-src-v4 192.0.2.1 "
-         "--outer-src-v6 2001:db8::1\n"
+         "\n"
+         "Port modes (one per host; docs/ports.md says how to choose):\n"
+         "  af_xdp: the kernel keeps the interface; Sluice's XDP program sends only VIP traffic\n"
+         "  to the dataplane and passes ARP, ND, BGP and SSH to the kernel:\n"
+         "    lb-dataplane -l 0-2 --vdev net_af_xdp0,iface=eth1,start_queue=0,queue_count=2 --\n"
+         "      --xdp-steering --next-hop-ip 198.51.100.1 --next-hop-ip 2001:db8:a::1\n"
+         "      --outer-src-v4 198.51.100.2 --outer-src-v6 2001:db8:a::2\n"
+         "  A NIC under a DPDK driver (vfio-pci): what is not VIP traffic goes to the kernel\n"
+         "  through an exception interface, where the host's addresses live:\n"
+         "    lb-dataplane -l 0-2 -a 0000:3b:00.0 --vdev net_tap0,iface=sluice-exc --\n"
+         "      --exception-port 1 --next-hop-ip 198.51.100.1 --next-hop-ip 2001:db8:a::1\n"
+         "      --outer-src-v4 198.51.100.2 --outer-src-v6 2001:db8:a::2\n"
+         "  af_packet, for labs (the kernel keeps a copy of every packet):\n"
+         "    lb-dataplane --no-huge -m 512 --no-pci --no-shconf -l 0,1\n"
+         "      --vdev net_af_packet0,iface=eth1 -- --next-hop-mac 02:00:00:00:00:01\n"
+         "      --outer-src-v4 198.51.100.2\n"
+         "Every lcore but the first is a worker with its own queue on each port (RSS, the\n"
+         "AF_XDP queues or af_packet's fanout keep a flow on one worker).\n"
       << describe(o, raw);
   return out.str();
 }

@@ -27,6 +27,8 @@ struct DataplaneOptions {
   uint32_t idle_backoff_us = 0;    // 0 = busy poll
   uint64_t table_memory_mb = 0;    // 0 = derived from the memory the process may use
   uint32_t build_threads = 1;      // threads building Maglev tables in parallel
+  bool xdp_steering = false;       // --xdp-steering (dataplane/xdp_steering.h)
+  std::string xdp_program;         // --xdp-program; empty = the default object
   // Test hooks (documented in --help under "Testing"; never for production).
   uint32_t test_build_delay_ms = 0;   // per VIP whose Maglev table is built
   uint64_t test_alloc_fail_mb = 0;    // a build that allocates more fails as out of memory

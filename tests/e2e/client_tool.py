@@ -26,6 +26,8 @@ are printed (or written) as JSON.
   client_tool.py udp-error HOST PORT COUNT        connected UDP: an answer, or the ICMP
                  error the kernel reports (ECONNREFUSED for port unreachable)
   client_tool.py post HOST PORT BYTES             one upload, DF set (Linux default)
+  client_tool.py udp-send HOST PORT COUNT         COUNT datagrams from one socket, no
+                 answer awaited (traffic that may go nowhere: counted elsewhere)
 """
 import errno
 import http.client
@@ -246,6 +248,19 @@ def udp_error(host, port, count):
     return {"outcomes": outcomes}
 
 
+def udp_send(host, port, count):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sent = 0
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        for i in range(count):
+            try:
+                s.sendto(b"udp-send %d" % i, (host, port))
+                sent += 1
+            except OSError:
+                pass  # an ICMP error reported on the socket: not ours to count
+    return {"sent": sent}
+
+
 def post(host, port, size):
     conn = http.client.HTTPConnection(host, port, timeout=20)
     body = b"x" * size
@@ -275,6 +290,8 @@ def main():
         result = tcp_connect(args[0], int(args[1]), int(args[2]))
     elif cmd == "udp-error":
         result = udp_error(args[0], int(args[1]), int(args[2]))
+    elif cmd == "udp-send":
+        result = udp_send(args[0], int(args[1]), int(args[2]))
     elif cmd == "post":
         result = post(args[0], int(args[1]), int(args[2]))
     else:

@@ -144,10 +144,11 @@ class Lab:
 
     def start_dataplane(self, extra=(), flows_per_lcore=65536,
                         vdevs=("net_af_packet0,iface=lb0",), lcores=("-l", "0,1"),
-                        next_hop_ips=()):
+                        next_hop_ips=(), idle_backoff_us=50):
         """lb-dataplane on the Sluice host: by default net_af_packet on lb0
-        and one worker; `vdevs` (EAL --vdev values, port ids in order) and
-        `lcores` (EAL lcore options) choose other ports and workers.
+        and one worker; `vdevs` (EAL --vdev values, port ids in order, e.g.
+        "net_af_xdp0,iface=lb0" with --xdp-steering in extra) and `lcores`
+        (EAL lcore options) choose other ports and workers.
         next_hop_ips: addresses for --next-hop-ip (the dataplane learns the
         router's MAC from the kernel) instead of --next-hop-mac."""
         vdev_args = [a for v in vdevs for a in ("--vdev", v)]
@@ -161,7 +162,8 @@ class Lab:
                 "--log-level", "lib.eal:error", *vdev_args,
                 "--", "--instance", self.instance, *next_hop,
                 "--outer-src-v4", "198.51.100.2", "--outer-src-v6", "2001:db8:a::2",
-                "--idle-backoff-us", "50", "--flows-per-lcore", str(flows_per_lcore), *extra]
+                "--idle-backoff-us", str(idle_backoff_us),
+                "--flows-per-lcore", str(flows_per_lcore), *extra]
         seg = f"/dev/shm/sluice-{self.instance}"
         if os.path.exists(seg):
             os.unlink(seg)  # left by a dataplane we killed: wait for the new one

@@ -33,8 +33,9 @@ uint64_t context_switches() {
 
 }  // namespace
 
-Engine::Engine(rte_mempool* pool, uint32_t window, uint32_t burst, const RingPorts* ring)
-    : mbufs_(window), alt_(window), burst_(burst), ring_(ring) {
+Engine::Engine(rte_mempool* pool, uint32_t window, uint32_t burst, const RingPorts* ring,
+               const XdpPorts* xdp)
+    : mbufs_(window), alt_(window), burst_(burst), pool_(pool), ring_(ring), xdp_(xdp) {
   if (rte_pktmbuf_alloc_bulk(pool, mbufs_.data(), window) != 0) {
     throw std::runtime_error("cannot take " + std::to_string(window) + " mbufs from the pool");
   }
@@ -152,6 +153,69 @@ uint64_t Engine::timed_ring(World& world, uint32_t k, Forwarder f, PassResult& r
   return t1 - t0;
 }
 
+uint64_t Engine::timed_xdp(World& world, uint32_t k, Forwarder f, PassResult& r) {
+  rte_mbuf** const pkts = mbufs_.data();
+  // Each wait for the kernel is bounded by a second.
+  const uint64_t second = rte_get_tsc_hz();
+  // Outside the timed region: the round goes into the veth. The PMD owns
+  // the window's mbufs from here (it copies those of another pool into its
+  // umem and frees them); the packets that come back take their slots.
+  uint32_t loaded = 0;
+  for (const uint64_t deadline = rte_rdtsc() + second; loaded < k && rte_rdtsc() < deadline;) {
+    loaded += rte_eth_tx_burst(xdp_->load, 0, pkts + loaded, take(k - loaded, 64));
+  }
+  rte_mbuf* rx[dp::kMaxBurst];
+  dp::BurstOutput out;
+  uint64_t received = 0, fwd = 0, to_client = 0, dropped = 0, unsent = 0, cycles = 0;
+  const uint16_t burst = static_cast<uint16_t>(burst_);
+  const uint64_t now_tsc = rte_rdtsc_precise();
+  for (const uint64_t deadline = now_tsc + second; received < loaded && rte_rdtsc() < deadline;) {
+    const uint64_t t0 = rte_rdtsc();
+    const uint16_t n = rte_eth_rx_burst(xdp_->work, 0, rx, burst);
+    if (n == 0) continue;
+    received += n;
+    if (f == Forwarder::kSluice) {
+      dp::process_burst(world.ctx(), rx, n, now_tsc, out);
+      const uint16_t sent = rte_eth_tx_burst(xdp_->work, 0, out.to_backend, out.n_to_backend);
+      unsent += out.n_to_backend - sent;
+      rte_pktmbuf_free_bulk(out.to_backend + sent, out.n_to_backend - sent);
+      rte_pktmbuf_free_bulk(out.to_client, out.n_to_client);
+      rte_pktmbuf_free_bulk(out.dropped, out.n_dropped);
+      fwd += out.n_to_backend;
+      to_client += out.n_to_client;
+      dropped += out.n_dropped;
+    } else {
+      rte_mbuf* fout[dp::kMaxBurst];
+      floor_burst(rx, n, r.floor, fout);
+      const uint16_t sent = rte_eth_tx_burst(xdp_->work, 0, fout, n);
+      unsent += n - sent;
+      rte_pktmbuf_free_bulk(fout + sent, n - sent);
+      fwd += n;
+    }
+    cycles += rte_rdtsc() - t0;
+  }
+  r.to_backend += fwd;
+  r.to_client += to_client;
+  r.dropped += dropped;
+  // Outside again: the results come back, in order (one queue each way).
+  uint32_t returned = 0;
+  for (const uint64_t deadline = rte_rdtsc() + second; returned < k && rte_rdtsc() < deadline;) {
+    returned += rte_eth_rx_burst(xdp_->load, 0, pkts + returned, take(k - returned, 64));
+  }
+  // Slots nothing came back for get fresh mbufs, so that the window stays
+  // whole (the round fails below).
+  if (returned < k && rte_pktmbuf_alloc_bulk(pool_, pkts + returned, k - returned) != 0) {
+    throw std::runtime_error("xdp-loop: cannot refill the window after a failed round");
+  }
+  if (loaded != k || received != k || unsent != 0 || returned != k) {
+    throw VerdictError("xdp-loop: " + std::to_string(k) + " packets, " + std::to_string(loaded) +
+                       " loaded, " + std::to_string(received) + " received, " +
+                       std::to_string(unsent) + " not sent, " + std::to_string(returned) +
+                       " came back");
+  }
+  return cycles;
+}
+
 void Engine::check_round(World& world, const Traffic& t, uint32_t k, Forwarder f) const {
   const uint8_t bf = world.backend_family();
   const Encap encap = world.spec().encap;
@@ -205,17 +269,20 @@ void Engine::check_round(World& world, const Traffic& t, uint32_t k, Forwarder f
 PassResult Engine::run(World& world, Traffic& t, uint64_t packets, Forwarder f, Io io) {
   if (t.sequence.empty()) throw std::logic_error("traffic without packets");
   if (io == Io::kRing && ring_ == nullptr) throw std::logic_error("no ring ports");
+  if (io == Io::kXdp && xdp_ == nullptr) throw std::logic_error("no AF_XDP ports");
   if (t.restart_each_pass) t.pos = 0;
   uint32_t round = window();
   if (io == Io::kRing && round > ring_->capacity) round = ring_->capacity;
+  if (io == Io::kXdp && round > xdp_->capacity) round = xdp_->capacity;
   PassResult r;
   while (r.packets < packets) {
     const uint32_t k = take(packets - r.packets, round);
     prepare(world, t, k);
     for (uint32_t i = 0; i < k; ++i) r.alt_packets += alt_[i];
     const uint64_t switches = context_switches();
-    const uint64_t cycles =
-        io == Io::kDirect ? timed_direct(world, k, f, r) : timed_ring(world, k, f, r);
+    const uint64_t cycles = io == Io::kDirect ? timed_direct(world, k, f, r)
+                            : io == Io::kRing ? timed_ring(world, k, f, r)
+                                              : timed_xdp(world, k, f, r);
     const bool preempted = context_switches() != switches;
     r.cycles += cycles;
     ++r.rounds;

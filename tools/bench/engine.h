@@ -2,7 +2,9 @@
 // Traffic (outside the timed region), then pushed through the forwarder in
 // bursts while the TSC runs, then checked packet by packet (outside again).
 // The timed region holds only the forwarder calls, plus rte_eth_rx_burst /
-// rte_eth_tx_burst in ring mode. Main lcore only.
+// rte_eth_tx_burst in ring mode (and in xdp mode, only the passes of the
+// loop that received packets: an empty poll waits for the kernel's veth,
+// which is not the port's per-packet cost). Main lcore only.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include "tools/bench/ring_ports.h"
 #include "tools/bench/traffic.h"
 #include "tools/bench/world.h"
+#include "tools/bench/xdp_ports.h"
 
 namespace sluice::bench {
 
@@ -25,7 +28,7 @@ class VerdictError : public std::runtime_error {
 };
 
 enum class Forwarder : uint8_t { kSluice, kFloor };
-enum class Io : uint8_t { kDirect, kRing };
+enum class Io : uint8_t { kDirect, kRing, kXdp };
 
 struct PassResult {
   uint64_t packets = 0;
@@ -47,9 +50,10 @@ struct PassResult {
 
 class Engine {
  public:
-  // `ring` may be null (no ring mode). Throws std::runtime_error if the
-  // pool cannot give `window` mbufs.
-  Engine(rte_mempool* pool, uint32_t window, uint32_t burst, const RingPorts* ring);
+  // `ring` and `xdp` may be null (no ring / xdp mode). Throws
+  // std::runtime_error if the pool cannot give `window` mbufs.
+  Engine(rte_mempool* pool, uint32_t window, uint32_t burst, const RingPorts* ring,
+         const XdpPorts* xdp = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -65,12 +69,15 @@ class Engine {
   void prepare(World& world, Traffic& t, uint32_t k);
   uint64_t timed_direct(World& world, uint32_t k, Forwarder f, PassResult& r);
   uint64_t timed_ring(World& world, uint32_t k, Forwarder f, PassResult& r);
+  uint64_t timed_xdp(World& world, uint32_t k, Forwarder f, PassResult& r);
   void check_round(World& world, const Traffic& t, uint32_t k, Forwarder f) const;
 
   std::vector<rte_mbuf*> mbufs_;
   std::vector<uint8_t> alt_;  // per window slot: stamped with Traffic::alt
   uint32_t burst_;
+  rte_mempool* pool_;
   const RingPorts* ring_;
+  const XdpPorts* xdp_;
 };
 
 }  // namespace sluice::bench

@@ -1,5 +1,6 @@
 // lb-bench: starts the EAL on one lcore, creates its own mbuf pool and
-// net_ring port pair, and measures sluice::dp::process_burst (linked from
+// net_ring port pair (and, for xdp-loop, a veth pair with net_af_xdp
+// ports in a network namespace of its own), and measures sluice::dp::process_burst (linked from
 // the dataplane library, the very function the workers run). Prints the
 // human table, or with --json a JSON document on stdout and the table on
 // stderr. Exit status: 0 if every verdict check passed, 1 if any failed,
@@ -21,6 +22,7 @@
 #include "tools/bench/options.h"
 #include "tools/bench/report.h"
 #include "tools/bench/ring_ports.h"
+#include "tools/bench/xdp_ports.h"
 #include "tools/bench/run_context.h"
 #include "tools/bench/scenarios.h"
 #include "tools/bench/sweeps.h"
@@ -89,6 +91,13 @@ int main(int argc, char** argv) {
     if (!err.empty()) fatal("ring-loop ports: " + err);
     have_ring = true;
   }
+  XdpPorts xdp;
+  bool have_xdp = false;
+  if (selected(opt, "xdp-loop")) {
+    const std::string err = make_xdp_ports(opt.window, xdp);
+    if (!err.empty()) fatal("xdp-loop ports: " + err);
+    have_xdp = true;
+  }
 
   Results results;
   results.machine = describe_machine();
@@ -96,11 +105,12 @@ int main(int argc, char** argv) {
   {
     std::unique_ptr<Engine> engine;
     try {
-      engine = std::make_unique<Engine>(pool, opt.window, opt.burst, have_ring ? &ring : nullptr);
+      engine = std::make_unique<Engine>(pool, opt.window, opt.burst, have_ring ? &ring : nullptr,
+                                        have_xdp ? &xdp : nullptr);
     } catch (const std::exception& e) {
       fatal(e.what());
     }
-    RunContext rc(opt, *engine, have_ring, results);
+    RunContext rc(opt, *engine, have_ring, results, have_xdp);
     run_scenarios(rc);
     run_sweeps(rc);
     run_micro(rc);
@@ -118,6 +128,7 @@ int main(int argc, char** argv) {
     std::cout << text << std::flush;
   }
   if (have_ring) close_ring_ports(ring);
+  if (have_xdp) close_xdp_ports(xdp);
   rte_mempool_free(pool);
   rte_eal_cleanup();
   return results.failures.empty() ? 0 : 1;

@@ -65,12 +65,16 @@ const std::vector<std::string>& scenario_names() {
       "new-flow-full",  "mixed",           "flood",           "second-chance",
       "not-for-us",     "icmp-error",      "ring-loop",       "sweep-flows",
       "sweep-vips",     "sweep-backends",  "maglev-build",    "conn-memory",
-      "table-change",   "new-flow-schedulers"};
+      "table-change",   "new-flow-schedulers", "xdp-loop"};
   return names;
 }
 
 bool selected(const BenchOptions& o, const std::string& name) {
   if (name == "floor") return true;
+  // Needs root and makes a namespace and a veth pair: only when asked for.
+  if (name == "xdp-loop") {
+    return std::find(o.scenarios.begin(), o.scenarios.end(), name) != o.scenarios.end();
+  }
   return o.scenarios.empty() ||
          std::find(o.scenarios.begin(), o.scenarios.end(), name) != o.scenarios.end();
 }
@@ -85,7 +89,9 @@ std::string options_help() {
          "scenario (IPv4/IPv6 clients, IPIP/GUE), scaling sweeps (flows, VIPs, backends),\n"
          "Maglev build time, connection-table memory and table changes at 1, 100 and 4,096 VIPs. Every measured\n"
          "pass is checked against the verdict counters; a mismatch makes the exit status 1.\n"
-         "The ring-loop ports (net_ring) are created by lb-bench itself.\n\n"
+         "The ring-loop ports (net_ring) are created by lb-bench itself. xdp-loop (only with\n"
+         "--scenario xdp-loop; needs root) runs the same traffic through two net_af_xdp ports\n"
+         "on a veth pair that lb-bench makes in a network namespace of its own.\n\n"
          "Example (no hugepages, one lcore):\n"
          "  lb-bench --no-huge -m 2048 --no-pci --no-shconf -l 0 --log-level lib.eal:error "
          "-- --json\n"

@@ -12,8 +12,8 @@ std::string Variant::name() const {
   return s;
 }
 
-RunContext::RunContext(const BenchOptions& options, Engine& e, bool ring, Results& r)
-    : opt(options), engine(e), have_ring(ring), results(r), rng(options.seed) {}
+RunContext::RunContext(const BenchOptions& options, Engine& e, bool ring, Results& r, bool xdp)
+    : opt(options), engine(e), have_ring(ring), have_xdp(xdp), results(r), rng(options.seed) {}
 
 Figure RunContext::figure(const std::string& section, const std::string& name, const Variant& v,
                           World& w) const {
@@ -31,7 +31,7 @@ Figure RunContext::figure(const std::string& section, const std::string& name, c
 }
 
 void RunContext::run(Figure fig, World& world, Traffic& t, const MeasureSpec& spec) {
-  fig.io = spec.io == Io::kRing ? "ring" : "direct";
+  fig.io = spec.io == Io::kRing ? "ring" : spec.io == Io::kXdp ? "xdp" : "direct";
   if (fig.flows == 0) fig.flows = t.sequence.size();
   try {
     measure(engine, world, t, spec, fig);

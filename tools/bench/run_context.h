@@ -26,11 +26,13 @@ struct Variant {
 
 class RunContext {
  public:
-  RunContext(const BenchOptions& options, Engine& engine, bool have_ring, Results& results);
+  RunContext(const BenchOptions& options, Engine& engine, bool have_ring, Results& results,
+             bool have_xdp = false);
 
   const BenchOptions& opt;
   Engine& engine;
   const bool have_ring;
+  const bool have_xdp;  // the xdp-loop's AF_XDP ports exist
   Results& results;
   std::mt19937_64 rng;
 

@@ -103,6 +103,24 @@ void hot_group(RunContext& rc, const Variant& v, bool first_of_family) {
     s.io = Io::kRing;
     rc.run(fig("ring-loop"), *w, t, s);
   }
+  // ring-loop's AF_XDP counterpart: the same traffic through a veth pair
+  // with net_af_xdp ports (tools/bench/xdp_ports.h).
+  if (selected(o, "xdp-loop") && rc.have_xdp) {
+    if (first_of_family) {
+      Traffic t = traffic(FrameKind::kTcpAck, v.family, Path::kHit, order);
+      MeasureSpec s = spec_for(rc, o.packets);
+      s.forwarder = Forwarder::kFloor;
+      s.io = Io::kXdp;
+      Figure f = fig("floor-xdp");
+      f.variant = v.family_name();
+      f.encap.clear();
+      rc.run(f, *w, t, s);
+    }
+    Traffic t = traffic(FrameKind::kTcpAck, v.family, Path::kHit, order);
+    MeasureSpec s = spec_for(rc, o.packets);
+    s.io = Io::kXdp;
+    rc.run(fig("xdp-loop"), *w, t, s);
+  }
 }
 
 // A million established flows (100,000 with --quick) in a table of twice

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "common/control_segment.h"
 #include "common/counters.h"
 
 namespace sluice::lbctl {
@@ -364,6 +365,9 @@ std::string render_status(const json& result) {
         line += " " + cell(speed) + " Mb/s";
       }
       line += " mtu " + cell(p, "mtu");
+      // An AF_XDP port: whose XDP program decides what reaches the dataplane.
+      const json& xdp = field(p, "xdp");
+      if (xdp.is_string() && xdp.get<std::string>() != "none") line += " xdp " + cell(xdp);
       // What the port is for (ingress, egress, exception); a dataplane
       // older than ABI 8 does not say.
       if (const json& role = field(p, "role"); role.is_string()) line += ", " + cell(role);
@@ -530,7 +534,23 @@ std::string render_stats(const json& result) {
     if (rest.erase(info.name) != 0) t.add_row({info.name, cell(counters, info.name)});
   }
   for (const std::string& name : rest) t.add_row({name, cell(counters, name.c_str())});
-  return t.render();
+  std::string out = t.render();
+  // The AF_XDP steering program's counters: what it gave the dataplane and
+  // what it left to the kernel.
+  const json& xdp = field(result, "xdp");
+  if (xdp.is_array() && !xdp.empty()) {
+    Table x({{"xdp steering"}, {"value", Table::Align::kRight}});
+    for (const json& port : xdp) {
+      const std::string prefix = "port " + cell(port, "port_id") + " ";
+      for (const PortStatInfo& info : kXdpStatInfo) {
+        x.add_row({prefix + info.field, cell(port, info.field)});
+      }
+      x.add_row({prefix + "vip_keys", cell(port, "vip_keys")});
+      x.add_row({prefix + "sync_errors", cell(port, "sync_errors")});
+    }
+    out += "\n" + x.render();
+  }
+  return out;
 }
 
 std::string render_flow_explain(const json& result, const std::string& flow) {
