@@ -108,7 +108,7 @@ po::options_description describe(DataplaneOptions& o, RawOptions& raw) {
        "added to the port's --vdev as xdp_prog= unless it names one; its VIP map follows "
        "every table publication. Without this option a net_af_xdp port keeps what its --vdev "
        "says (the PMD's default program sends every packet to the dataplane: a NIC owned by "
-       "DPDK). See docs/ports-af-xdp.md.")
+       "DPDK). See docs/ports.md.")
       ("xdp-program", po::value(&o.xdp_program),
        "The steering program's object file (default: sluice-steer.bpf.o from the build tree "
        "next to lb-dataplane, else the installed one, " SLUICE_XDP_PROGRAM_DIR
