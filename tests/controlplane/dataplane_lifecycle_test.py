@@ -406,8 +406,8 @@ def status_shows_ports_and_audit_errors(lab):
     check(p["query_errors"] == 0, "no failed link/MTU queries")
     rc, out, err = lab.lbctl("status")
     check(re.search(r"\n  port 0: +net_null0 \(net_null\) " + re.escape(p["mac"]) +
-                    r" link up \d+ Mb/s mtu \d+\n", out) is not None,
-          "lbctl status prints the port line")
+                    r" link up \d+ Mb/s mtu \d+, ingress\n", out) is not None,
+          "lbctl status prints the port line, with its role")
     check(re.search(r"\n  audit log: +/dev/full \(\d+ write errors\)\n", out) is not None,
           "lbctl status prints the audit log line")
     lab.stop_timed(dp)

@@ -87,40 +87,27 @@ void hot_group(RunContext& rc, const Variant& v, bool first_of_family) {
     f.flows_in_table = kHotFlows;
     rc.run(f, *w, t, spec_for(rc, o.packets));
   }
-  if (selected(o, "ring-loop") && rc.have_ring) {
+  // The established flows through a pair of ports, the ports' own floor
+  // first in each family: ring-loop (net_ring) and its AF_XDP counterpart
+  // xdp-loop (a veth pair with net_af_xdp ports, tools/bench/xdp_ports.h).
+  const auto io_loop = [&](Io io, const char* floor_name, const char* name) {
     if (first_of_family) {
       Traffic t = traffic(FrameKind::kTcpAck, v.family, Path::kHit, order);
       MeasureSpec s = spec_for(rc, o.packets);
       s.forwarder = Forwarder::kFloor;
-      s.io = Io::kRing;
-      Figure f = fig("floor-ring");
+      s.io = io;
+      Figure f = fig(floor_name);
       f.variant = v.family_name();
       f.encap.clear();
       rc.run(f, *w, t, s);
     }
     Traffic t = traffic(FrameKind::kTcpAck, v.family, Path::kHit, order);
     MeasureSpec s = spec_for(rc, o.packets);
-    s.io = Io::kRing;
-    rc.run(fig("ring-loop"), *w, t, s);
-  }
-  // ring-loop's AF_XDP counterpart: the same traffic through a veth pair
-  // with net_af_xdp ports (tools/bench/xdp_ports.h).
-  if (selected(o, "xdp-loop") && rc.have_xdp) {
-    if (first_of_family) {
-      Traffic t = traffic(FrameKind::kTcpAck, v.family, Path::kHit, order);
-      MeasureSpec s = spec_for(rc, o.packets);
-      s.forwarder = Forwarder::kFloor;
-      s.io = Io::kXdp;
-      Figure f = fig("floor-xdp");
-      f.variant = v.family_name();
-      f.encap.clear();
-      rc.run(f, *w, t, s);
-    }
-    Traffic t = traffic(FrameKind::kTcpAck, v.family, Path::kHit, order);
-    MeasureSpec s = spec_for(rc, o.packets);
-    s.io = Io::kXdp;
-    rc.run(fig("xdp-loop"), *w, t, s);
-  }
+    s.io = io;
+    rc.run(fig(name), *w, t, s);
+  };
+  if (selected(o, "ring-loop") && rc.have_ring) io_loop(Io::kRing, "floor-ring", "ring-loop");
+  if (selected(o, "xdp-loop") && rc.have_xdp) io_loop(Io::kXdp, "floor-xdp", "xdp-loop");
 }
 
 // A million established flows (100,000 with --quick) in a table of twice
