@@ -85,11 +85,15 @@ def run(lab):
     long_out = os.path.join(lab.tmp, "long.json")
     lab.client_background("long", "http-long", VIP4_HTTP, 80, 6, 600, long_out)
 
-    short = lab.client("http-many", VIP4_HTTP, 80, 400)
-    check(short["failures"] == 0, f"400 short HTTP connections through the IPIP VIP all answered "
+    # 1,000 connections: a backend with a quarter of the weight then gets
+    # 250 +- 14 (binomial), so the 25% bound below is 4.6 standard
+    # deviations; 400 connections within 20% was 2.3 and failed about one
+    # run in 25.
+    short = lab.client("http-many", VIP4_HTTP, 80, 1000)
+    check(short["failures"] == 0, f"1000 short HTTP connections through the IPIP VIP all answered "
                                   f"({short['failures']} failed {short['errors']})")
-    check(shares_within(short["per_backend"], weights, 0.20),
-          f"shares within 20% of weights 1:1:2: {short['per_backend']}")
+    check(shares_within(short["per_backend"], weights, 0.25),
+          f"shares within 25% of weights 1:1:2: {short['per_backend']}")
 
     lb_after = lab.link_stats(lab.env["NS_LB"], "lb0")
     lab.stop("capture", signal.SIGINT)
