@@ -163,6 +163,14 @@ enum class NextHopSource : uint8_t {
   kStatic = 1,  // --next-hop-mac
   kKernel = 2,  // --next-hop-ip, resolved from the kernel's neighbour table
 };
+inline const char* next_hop_source_name(uint32_t source) {
+  switch (static_cast<NextHopSource>(source)) {
+    case NextHopSource::kStatic: return "static";
+    case NextHopSource::kKernel: return "kernel";
+    case NextHopSource::kNone: break;
+  }
+  return "none";
+}
 
 struct NextHopStatus {
   std::atomic<uint32_t> source;  // NextHopSource

@@ -86,6 +86,14 @@ inline uint64_t source_hash(const uint8_t* src, uint8_t family, uint64_t seed) {
                                 seed ^ 0x736f757263652d68ull);  // "source-h"
 }
 
+// What Maglev hashes for a flow of a VIP with this scheduler: the client
+// address alone for source-hash, the flow hash for every other one. The
+// worker and flow.explain both ask here. `src` as for source_hash.
+inline uint64_t maglev_input(Scheduler scheduler, uint64_t flow_hash, const uint8_t* src,
+                             uint8_t family, uint64_t seed) {
+  return scheduler == Scheduler::kSourceHash ? source_hash(src, family, seed) : flow_hash;
+}
+
 // Costs are kept below this (connection_cost), so that cost times weight
 // fits 64 bits in cost_per_weight_less.
 inline constexpr uint64_t kMaxConnectionCost = uint64_t{1} << 42;

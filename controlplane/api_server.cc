@@ -1,4 +1,5 @@
 #include "controlplane/api_server.h"
+#include "common/errno_text.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -30,7 +31,6 @@ ApiError unavailable(const std::string& what) {
   return ApiError{ErrorCode::kUnavailable, what, ""};
 }
 
-std::string errno_text() { return std::strerror(errno); }
 
 std::string mkdirs(const std::string& dir) {
   if (dir.empty()) return {};

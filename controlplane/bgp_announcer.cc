@@ -82,7 +82,6 @@ bool BgpAnnouncer::update(uint64_t now_ns, const HostCondition& host,
     v.can_serve = v.problem.empty();
     Prefix& p = prefixes_[c.prefix];
     p.ipv6 = c.ipv6;
-    if (!p.present) problems[c.prefix];
     p.present = true;
     if (!v.can_serve && problems[c.prefix].empty()) problems[c.prefix] = c.vip + ": " + v.problem;
     vips_.push_back(std::move(v));

@@ -43,7 +43,7 @@ json Controller::op_host_drain(const RequestArgs& args) {
   if (auto e = seconds_arg(args, "gshut_time", 3600, gshut_ns)) return error_answer(*e);
   if (auto e = seconds_arg(args, "timeout", 3600, timeout_ns)) return error_answer(*e);
   json result;
-  if (auto e = bgp_->drain(monotonic_ns(), gshut_ns, timeout_ns, result)) return error_answer(*e);
+  bgp_->drain(monotonic_ns(), gshut_ns, timeout_ns, result);
   return ok_answer(json{{"host", std::move(result)}});
 }
 

@@ -150,9 +150,7 @@ void BgpService::tick(uint64_t now_ns, const Controller& controller, DataplaneLi
     if (health != nullptr) {
       c.serving = health->serving_backends(vip);
     } else {
-      for (const BackendConfig& be : vip.backends) {
-        c.serving += be.state == BackendState::kActive && be.weight > 0 ? 1 : 0;
-      }
+      for (const BackendConfig& be : vip.backends) c.serving += maglev_turn_weight(be) != 0 ? 1 : 0;
     }
     c.backends = static_cast<uint32_t>(vip.backends.size());
     c.min_healthy = vip.min_healthy;
@@ -216,8 +214,7 @@ json BgpService::status_view(uint64_t now_ns) const {
               {"vips", std::move(vips)}};
 }
 
-std::optional<ApiError> BgpService::drain(uint64_t now_ns, uint64_t gshut_ns, uint64_t timeout_ns,
-                                          json& result) {
+void BgpService::drain(uint64_t now_ns, uint64_t gshut_ns, uint64_t timeout_ns, json& result) {
   const HostState before = announcer_.host_state();
   announcer_.drain(now_ns, gshut_ns, timeout_ns);
   if (before == HostState::kServing) {
@@ -230,7 +227,6 @@ std::optional<ApiError> BgpService::drain(uint64_t now_ns, uint64_t gshut_ns, ui
   }
   result = announcer_.view(now_ns)["host"];
   result["already"] = before != HostState::kServing;
-  return std::nullopt;
 }
 
 void BgpService::undrain(uint64_t now_ns, json& result) {

@@ -20,7 +20,6 @@
 #include <memory>
 #include <string>
 
-#include "controlplane/api_error.h"
 #include "controlplane/bgp_announcer.h"
 #include "controlplane/bird_adapter.h"
 
@@ -59,8 +58,7 @@ class BgpService {
   nlohmann::json view(uint64_t now_ns) const;
   // The part of status: the host state and every VIP's announcement.
   nlohmann::json status_view(uint64_t now_ns) const;
-  std::optional<ApiError> drain(uint64_t now_ns, uint64_t gshut_ns, uint64_t timeout_ns,
-                                nlohmann::json& result);
+  void drain(uint64_t now_ns, uint64_t gshut_ns, uint64_t timeout_ns, nlohmann::json& result);
   void undrain(uint64_t now_ns, nlohmann::json& result);
 
  private:

@@ -58,7 +58,6 @@ class BirdAdapter {
   // Hands over a new desired file; the thread writes and applies it.
   void set_desired(const BirdVipsFile& file);
   BirdStatus status() const;
-  const BirdAdapterOptions& options() const { return options_; }
 
  private:
   void run();

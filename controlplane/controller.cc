@@ -478,9 +478,18 @@ void Controller::tick(uint64_t now_ns) {
   // back, which starts one). While a change is being pushed, its
   // configuration is the one to follow: a backend it brings back keeps the
   // ramp its push started.
-  const TableConfig& heading =
-      pending_ && pending_->batch ? pending_->batch->next.config : state_.config;
-  const bool ramp_changed = slow_start_.update(effective(heading), now_ns);
+  // The ramps' inputs change only with health, with the configuration
+  // followed, or when a ramp reaches its next level: only then is the
+  // effective configuration built and looked at (not on every loop pass).
+  const bool following_push = pending_ && pending_->batch;
+  const TableConfig& heading = following_push ? pending_->batch->next.config : state_.config;
+  const uint64_t heading_version = following_push ? pending_->version : version_;
+  const uint64_t next_level_ns = slow_start_.next_change_ns();
+  const bool ramp_due = health_changed || !ramp_seen_version_ ||
+                        *ramp_seen_version_ != heading_version ||
+                        (next_level_ns != 0 && now_ns >= next_level_ns);
+  ramp_seen_version_ = heading_version;
+  const bool ramp_changed = ramp_due && slow_start_.update(effective(heading), now_ns);
   if (health_changed || ramp_changed) {
     desired_digest_ = config_digest(pushable(state_.config));
   }

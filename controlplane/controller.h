@@ -260,6 +260,9 @@ class Controller {
   HealthMonitor* health_ = nullptr;
   BgpService* bgp_ = nullptr;
   SlowStart slow_start_;
+  // The version of the configuration the ramps last followed (Controller::
+  // tick looks at them again when it changes).
+  std::optional<uint64_t> ramp_seen_version_;
   ControlObserver* observer_ = nullptr;
   // Operations of deferred answers, per connection in request order (a
   // connection's answers come in its requests' order), for the observer.

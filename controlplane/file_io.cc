@@ -1,4 +1,5 @@
 #include "controlplane/file_io.h"
+#include "common/errno_text.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 namespace sluice::cp {
 
 namespace {
-
-std::string errno_text() { return std::strerror(errno); }
 
 std::string dir_of(const std::string& path) {
   const auto slash = path.rfind('/');

@@ -42,11 +42,9 @@ std::string FlowExplainer::explain(const TableConfig& config, const FlowQuery& q
   const FlowHash h = flow_hash(make_flow_key(q), seed);
   out.hash = h.hash;
   out.fingerprint = h.fingerprint;
-  // source-hash: the slot comes from the client address alone.
-  const uint64_t maglev_hash = vip.scheduler == Scheduler::kSourceHash
-                                   ? source_hash(q.client.bytes, q.client.family, seed)
-                                   : out.hash;
-  out.slot = maglev_slot(maglev_hash, vip.table_size);
+  out.slot = maglev_slot(
+      maglev_input(vip.scheduler, out.hash, q.client.bytes, q.client.family, seed),
+      vip.table_size);
   const std::vector<uint32_t>& tables = it->second;
   // build_vip_tables: the existing-flows table follows only while a backend drains.
   const size_t existing_at = tables.size() > vip.table_size ? vip.table_size : 0;

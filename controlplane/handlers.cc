@@ -144,16 +144,12 @@ json Controller::op_status(const RequestArgs& args) {
       const uint8_t family = n.family == 6 ? 6 : 4;
       const uint64_t packed = n.mac.load(std::memory_order_relaxed);
       const uint64_t changed = n.changed_unix_ns.load(std::memory_order_relaxed);
-      json entry{{"family", family}};
+      json entry{{"family", family}, {"source", next_hop_source_name(source)}};
       if (source == static_cast<uint32_t>(NextHopSource::kKernel)) {
         IpAddress a;
         a.family = family;
         std::memcpy(a.bytes, n.address, family == 4 ? 4 : 16);
-        entry["source"] = "kernel";
         entry["address"] = format_ip_address(a);
-      } else {
-        entry["source"] =
-            source == static_cast<uint32_t>(NextHopSource::kStatic) ? "static" : "none";
       }
       if (packed_mac_known(packed)) {
         uint8_t mac[6];

@@ -235,7 +235,7 @@ TableConfig HealthMonitor::effective(const TableConfig& desired) const {
 uint32_t HealthMonitor::serving_backends(const VipConfig& vip) const {
   uint32_t n = 0;
   for (const BackendConfig& be : vip.backends) {
-    if (be.state != BackendState::kActive || be.weight == 0) continue;
+    if (maglev_turn_weight(be) == 0) continue;  // takes no new flows: not serving
     const auto it = entries_.find(be.id);
     if (it == entries_.end() || it->second.health != health::Health::kUnhealthy) ++n;
   }

@@ -380,9 +380,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   for (const NextHopStatus& n : h.next_hops) {
     // Acquire: pairs with the dataplane's release of source after family.
     const uint32_t source = n.source.load(std::memory_order_acquire);
-    const char* source_name = source == static_cast<uint32_t>(NextHopSource::kKernel)   ? "kernel"
-                              : source == static_cast<uint32_t>(NextHopSource::kStatic) ? "static"
-                                                                                        : "none";
+    const char* source_name = next_hop_source_name(source);
     const Labels labels = {{"family", n.family == 6 ? "6" : "4"}, {"source", source_name}};
     sample(nh_resolved, labels, packed_mac_known(n.mac.load(std::memory_order_relaxed)) ? 1 : 0);
     sample(nh_changes, labels, as_double(n.changes.load(std::memory_order_relaxed)));

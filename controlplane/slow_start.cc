@@ -9,9 +9,8 @@ namespace {
 constexpr uint64_t kNsPerSecond = 1'000'000'000;
 constexpr uint32_t kFull = 10;
 
-bool serves(const BackendConfig& be) {
-  return be.state == BackendState::kActive && be.weight != 0;
-}
+// In service: it takes new flows (the rule Maglev's table follows).
+bool serves(const BackendConfig& be) { return maglev_turn_weight(be) != 0; }
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "controlplane/state_file.h"
+#include "common/errno_text.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -24,7 +25,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string errno_text() { return std::strerror(errno); }
 
 // Renames `path` to PATH.corrupt-UNIXTIME (or -UNIXTIME-N if taken) without
 // ever replacing an existing file.

@@ -1,4 +1,5 @@
 #include "dataplane/liveness_iface.h"
+#include "common/errno_text.h"
 
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -13,8 +14,6 @@
 namespace sluice::dp {
 
 namespace {
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 std::string quoted(const std::string& name) {
   std::string s = "'";

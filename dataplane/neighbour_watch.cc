@@ -1,4 +1,5 @@
 #include "dataplane/neighbour_watch.h"
+#include "common/errno_text.h"
 
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
@@ -39,7 +40,6 @@ void add_attr(nlmsghdr* h, size_t cap, uint16_t type, const void* data, size_t l
   h->nlmsg_len = static_cast<uint32_t>(at + RTA_SPACE(len));
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
 
 std::string describe(const IpAddress& a) {
   std::string s = "next hop ";

@@ -44,7 +44,15 @@ inline bool read_command_line(const char* program,
                               char** argv, boost::program_options::variables_map& vm) {
   namespace po = boost::program_options;
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    // Whole option names only, as lbctl: an abbreviation (--xdp-prog) would
+    // be read here but not by the scan that adds --xdp-steering's program
+    // to the EAL's vdevs before the EAL starts (dataplane/xdp_steering.h).
+    po::store(po::command_line_parser(argc, argv)
+                  .options(desc)
+                  .style(po::command_line_style::default_style &
+                         ~po::command_line_style::allow_guessing)
+                  .run(),
+              vm);
     po::notify(vm);
   } catch (const po::error& e) {
     std::cerr << program << ": " << e.what() << " (see " << program << " --help)\n";

@@ -76,6 +76,7 @@ WorkerContext::WorkerContext(const ForwardingConfig& config, const TablePublishe
     own_next_hops_.packed[0].store(pack_mac(config.next_hop_mac), std::memory_order_relaxed);
     own_next_hops_.packed[1].store(pack_mac(config.next_hop_mac), std::memory_order_relaxed);
   }
+  counts_refresh_cycles_ = config.tsc_hz / 1000 * kConnCountsRefreshMs;
   if (counters_ == nullptr) {
     own_counters_ = std::make_unique<LcoreCounters>();
     counters_ = own_counters_.get();
@@ -115,28 +116,43 @@ uint64_t WorkerContext::connection_cost(uint32_t id) const {
       uint64_t{peers.inactive} + entries_of_class(own.inactive_in, own.inactive_out));
 }
 
-void WorkerContext::refresh_peer_counts() {
-  const TableSnapshot& t = *tables_.current();
-  for (const VipEntry& v : t.vips) {
-    if (!scheduler_counts_connections(v.scheduler)) continue;
-    for (uint32_t i = 0; i < v.candidates.count; ++i) {
-      const uint32_t id = v.candidates.ids[i];
-      uint64_t active = 0, inactive = 0;
-      for (uint32_t l = 0; l < n_peers_; ++l) {
-        if (l == reader_id_) continue;
-        const TrafficCounters& c = peers_[l][id];
-        // Each lcore writes its own block with plain stores; out before in,
-        // since an entry is counted in before it is counted out.
-        const uint32_t a_out = __atomic_load_n(&c.active_out, __ATOMIC_RELAXED);
-        const uint32_t i_out = __atomic_load_n(&c.inactive_out, __ATOMIC_RELAXED);
-        const uint32_t a_in = __atomic_load_n(&c.active_in, __ATOMIC_RELAXED);
-        const uint32_t i_in = __atomic_load_n(&c.inactive_in, __ATOMIC_RELAXED);
-        active += entries_of_class(a_in, a_out);
-        inactive += entries_of_class(i_in, i_out);
-      }
-      peer_counts_[id] = {static_cast<uint32_t>(active), static_cast<uint32_t>(inactive)};
-    }
+void WorkerContext::refresh_peer_count(uint32_t id) {
+  uint64_t active = 0, inactive = 0;
+  for (uint32_t l = 0; l < n_peers_; ++l) {
+    if (l == reader_id_) continue;
+    const TrafficCounters& c = peers_[l][id];
+    // Each lcore writes its own block with plain stores; out before in,
+    // since an entry is counted in before it is counted out.
+    const uint32_t a_out = __atomic_load_n(&c.active_out, __ATOMIC_RELAXED);
+    const uint32_t i_out = __atomic_load_n(&c.inactive_out, __ATOMIC_RELAXED);
+    const uint32_t a_in = __atomic_load_n(&c.active_in, __ATOMIC_RELAXED);
+    const uint32_t i_in = __atomic_load_n(&c.inactive_in, __ATOMIC_RELAXED);
+    active += entries_of_class(a_in, a_out);
+    inactive += entries_of_class(i_in, i_out);
   }
+  peer_counts_[id] = {static_cast<uint32_t>(active), static_cast<uint32_t>(inactive)};
+}
+
+bool WorkerContext::refresh_peer_counts_slice() {
+  const TableSnapshot& t = *tables_.current();
+  uint32_t budget = kPeerRefreshPerPass;
+  // The cursor is two indexes, not pointers: a snapshot published between
+  // two slices is walked on from the same place (the counts are a
+  // 100 ms-old estimate anyway).
+  while (refresh_vip_ < t.vips.size()) {
+    const VipEntry& v = t.vips[refresh_vip_];
+    if (scheduler_counts_connections(v.scheduler)) {
+      while (refresh_candidate_ < v.candidates.count) {
+        refresh_peer_count(v.candidates.ids[refresh_candidate_++]);
+        if (--budget == 0) return false;
+      }
+    }
+    refresh_candidate_ = 0;
+    ++refresh_vip_;
+    if (--budget == 0) return false;
+  }
+  refresh_vip_ = 0;
+  return true;
 }
 
 void WorkerContext::maintain(uint64_t now_tsc) {
@@ -146,16 +162,25 @@ void WorkerContext::maintain(uint64_t now_tsc) {
     swept_at_ = now;
   }
   // The sweep's share of the table for the ticks since the last one.
-  const uint64_t per_period = uint64_t{ticks_per_second_} * kSweepSeconds;
-  const uint64_t due = uint64_t{now - swept_at_} * conn_.buckets() / (per_period == 0 ? 1 : per_period);
-  if (due != 0) {
-    conn_.sweep(now, due);
-    swept_at_ = now;
+  if (now != swept_at_) {
+    const uint64_t per_period = uint64_t{ticks_per_second_} * kSweepSeconds;
+    const uint64_t due =
+        uint64_t{now - swept_at_} * conn_.buckets() / (per_period == 0 ? 1 : per_period);
+    if (due != 0) {
+      conn_.sweep(now, due);
+      swept_at_ = now;
+    }
   }
+  // The other lcores' counts: a round every kConnCountsRefreshMs, walked a
+  // slice per pass so that many counted backends never hold the worker off
+  // its RX queue for long.
   if (peers_ != nullptr &&
-      now_tsc - counts_refreshed_tsc_ >= config_.tsc_hz / 1000 * kConnCountsRefreshMs) {
-    counts_refreshed_tsc_ = now_tsc;
-    refresh_peer_counts();
+      (refreshing_ || now_tsc - counts_refreshed_tsc_ >= counts_refresh_cycles_)) {
+    if (!refreshing_) {
+      refreshing_ = true;
+      counts_refreshed_tsc_ = now_tsc;
+    }
+    if (refresh_peer_counts_slice()) refreshing_ = false;
   }
 }
 
@@ -291,11 +316,10 @@ struct BurstRunner {
     }
     // source-hash: Maglev over the client address alone (the key's source
     // is the client for ICMP errors too: their key is swapped).
-    const uint64_t maglev_hash =
-        vip.scheduler == Scheduler::kSourceHash
-            ? source_hash(meta.key.src, meta.family, ctx.config_.hash_seed)
-            : meta.hash.hash;
-    const uint32_t slot = maglev_slot(maglev_hash, vip.maglev_size);
+    const uint32_t slot = maglev_slot(
+        maglev_input(vip.scheduler, meta.hash.hash, meta.key.src, meta.family,
+                     ctx.config_.hash_seed),
+        vip.maglev_size);
     if (icmp_error) {
       // The flow under way it quotes, by the existing-flows table.
       return vip.maglev_existing[slot];

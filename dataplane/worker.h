@@ -131,7 +131,7 @@ class alignas(64) WorkerContext {
   void set_peers(const TrafficCounters* const* backends, uint32_t n);
   // Between bursts, never inside one (the worker loop, once per pass):
   // takes the other lcores' connection counts again once they are 100 ms
-  // old (kConnCountsRefreshMs), and sweeps expired entries out of the
+  // old (kConnCountsRefreshMs; a bounded slice per pass), and sweeps expired entries out of the
   // counts so that the whole table is looked at every kSweepSeconds.
   void maintain(uint64_t now_tsc);
   static constexpr uint64_t kConnCountsRefreshMs = 100;
@@ -170,7 +170,16 @@ class alignas(64) WorkerContext {
   uint64_t counts_refreshed_tsc_ = 0;
   uint32_t swept_at_ = 0;  // tick of the last sweep
   bool maintained_ = false;
-  void refresh_peer_counts();
+  // The refresh round under way: its cursor over the snapshot's VIPs and
+  // their candidates, at most kPeerRefreshPerPass steps (a VIP looked at,
+  // or one backend's counts read from every other lcore) per pass.
+  static constexpr uint32_t kPeerRefreshPerPass = 256;
+  uint64_t counts_refresh_cycles_;  // kConnCountsRefreshMs in TSC cycles
+  bool refreshing_ = false;
+  size_t refresh_vip_ = 0;
+  uint32_t refresh_candidate_ = 0;
+  void refresh_peer_count(uint32_t id);
+  bool refresh_peer_counts_slice();  // true when the round is complete
   // Token bucket for replies to clients (too big, no backend), in TSC cycles.
   uint64_t icmp_tokens_;
   uint64_t icmp_last_tsc_ = 0;

@@ -77,7 +77,7 @@ int worker_loop(void* arg) {
     }
     if (p.flow_lookup != nullptr) answer_flow_lookup(ctx, *p.flow_lookup, ctx.reader_id(), rte_rdtsc());
     // Connection counts and their sweep, between bursts (worker.h).
-    ctx.maintain(rte_rdtsc());
+    ctx.maintain(pass_start);
     // This worker holds no table pointer past this point.
     p.tables->report_quiescent(ctx.reader_id());
     ctx.count(Counter::worker_polls);

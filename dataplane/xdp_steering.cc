@@ -1,4 +1,5 @@
 #include "dataplane/xdp_steering.h"
+#include "common/errno_text.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -30,7 +31,6 @@ constexpr const char* kAfXdpDriver = "net_af_xdp";
 // A failed map update is tried again this long after.
 constexpr uint64_t kRetryNs = 1'000'000'000;
 
-std::string errno_text(int rc) { return std::strerror(rc < 0 ? -rc : rc); }
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 

@@ -29,7 +29,6 @@ Measured numbers are printed on MEASURED lines.
 
 Usage: bgp_ecmp_test.py BUILD_DIR
 """
-import json
 import os
 import sys
 import threading
@@ -118,22 +117,14 @@ def case_routes_and_same_choice(lab):
           f"routes: 30 connections to the IPv6 VIP ({r6['per_backend']}, {r6['failures']} failed)")
 
 
-def read_long(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return []
-
-
 def case_moved_flows(lab):
     conns = 100
     out = os.path.join(lab.tmp, "long.json")
     lab.client_background("long", "http-long-post", VIP_WEB, 80, conns, 90, out, 2000, 3, 0.2)
-    lab.wait_for(lambda: len(read_long(out)) == conns and
-                 all(c["ok"] >= 2 or c["failed"] for c in read_long(out)), 60,
+    lab.wait_for(lambda: len(sluice_lab.read_json(out, [])) == conns and
+                 all(c["ok"] >= 2 or c["failed"] for c in sluice_lab.read_json(out, [])), 60,
                  "100 long-lived connections to be under way")
-    start = read_long(out)
+    start = sluice_lab.read_json(out, [])
     check(all(c["failed"] == 0 for c in start), "moved flows: 100 connections under way, none failed")
     ports = [c["port"] for c in start]
     backend_of = {c["port"]: c["backends"][0] for c in start if c["backends"]}
@@ -187,9 +178,9 @@ def case_moved_flows(lab):
     gone = [t - t0 for t, hs in events if victim.i not in hs]
     # Requests answered from here on went through the other hosts: the
     # drained host's routes are gone.
-    at_drained = {c["port"]: c["ok"] for c in read_long(out)}
+    at_drained = {c["port"]: c["ok"] for c in sluice_lab.read_json(out, [])}
     time.sleep(3)
-    mid = {c["port"]: c for c in read_long(out)}
+    mid = {c["port"]: c for c in sluice_lab.read_json(out, [])}
     progressed = [p for p in moved if p in mid and mid[p]["ok"] >= at_drained.get(p, 0) + 2]
     check(len(progressed) == len(moved),
           f"moved flows: all {len(moved)} connections the drained host carried went on after it "
@@ -210,7 +201,7 @@ def case_moved_flows(lab):
     check(back6 is not None, "undrain: the IPv6 VIP too")
     time.sleep(2)
     lab.stop("long")  # SIGTERM: the client writes its last results and ends
-    final = read_long(out)
+    final = sluice_lab.read_json(out, [])
     failed = [c for c in final if c["failed"]]
     resets = [c for c in final if any("Reset" in e or "reset" in e for e in c["errors"])]
     changed = [c for c in final
@@ -261,7 +252,9 @@ def case_health_driven(lab):
 
 def case_hysteresis(lab):
     everyone = {h.i for h in lab.hosts}
-    lab.wait_router(P_FLAP, lambda hs: hs == everyone, HOLD_DOWN + 10)
+    if not check(lab.wait_router(P_FLAP, lambda hs: hs == everyone, HOLD_DOWN + 10) is not None,
+                 "hysteresis: every host announces the flapping VIP before it flaps"):
+        return
     monitor = lab.monitor("monitor-flap")
     flap_for = 8
     t0 = time.time()
@@ -316,12 +309,8 @@ def body(lab):
                   os.path.join(E2E, "flap_server.py"), "be1", str(FLAP_PORT), "1", "1", "0"])])
     digests = {h.json("status")["controlplane"]["config_digest"] for h in lab.hosts}
     check(len(digests) == 1, f"every host shows the same configuration digest ({digests})")
-    for case in (case_routes_and_same_choice, case_moved_flows, case_health_driven,
-                 case_hysteresis):
-        t = time.time()
-        case(lab)
-        print(f"     ({case.__name__}: {time.time() - t:.1f} s)", flush=True)
-    print("MEASURED " + json.dumps(measured), flush=True)
+    bgp_lab.run_cases(lab, (case_routes_and_same_choice, case_moved_flows, case_health_driven,
+                            case_hysteresis), measured)
 
 
 def main():

@@ -26,7 +26,6 @@ Measured numbers are printed on MEASURED lines.
 
 Usage: bgp_failover_test.py BUILD_DIR
 """
-import json
 import os
 import signal
 import sys
@@ -51,14 +50,6 @@ def config():
     return {"vips": bgp_lab.web_vips(timing)}
 
 
-def read_long(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return []
-
-
 def kill_and_time(lab, host, what, seconds=5):
     """kill -9 of one of the host's daemons; the seconds until the router's
     route for P_WEB lost the host (polled every 20 ms), or None."""
@@ -74,10 +65,10 @@ def case_dead_dataplane(lab):
     conns = 60
     out = os.path.join(lab.tmp, "long.json")
     lab.client_background("long", "http-long-post", VIP_WEB, 80, conns, 60, out, 1000, 3, 0.2)
-    lab.wait_for(lambda: len(read_long(out)) == conns and
-                 all(c["ok"] >= 2 or c["failed"] for c in read_long(out)), 60,
+    lab.wait_for(lambda: len(sluice_lab.read_json(out, [])) == conns and
+                 all(c["ok"] >= 2 or c["failed"] for c in sluice_lab.read_json(out, [])), 60,
                  "60 long-lived connections to be under way")
-    ports = [c["port"] for c in read_long(out)]
+    ports = [c["port"] for c in sluice_lab.read_json(out, [])]
     held = bgp_lab.carriers(lab.hosts, VIP_WEB, 80, ports)
     through_victim = {p for p in ports if victim.i in held[p]}
     through_others = set(ports) - through_victim
@@ -97,7 +88,7 @@ def case_dead_dataplane(lab):
                               f"{r['failures']} failed {r['errors']}")
     time.sleep(2)
     lab.stop("long")
-    final = {c["port"]: c for c in read_long(out)}
+    final = {c["port"]: c for c in sluice_lab.read_json(out, [])}
     bad_others = [p for p in through_others if final[p]["failed"]]
     bad_victim = [p for p in through_victim if final[p]["failed"]]
     check(not bad_others, f"dead dataplane: the {len(through_others)} connections through the other "
@@ -194,12 +185,8 @@ def case_bird_killed(lab):
 
 def body(lab):
     lab.start_all(config(), [VIP_WEB, VIP_WEB6])
-    for case in (case_dead_dataplane, case_controlplane_restart, case_controlplane_then_dataplane,
-                 case_bird_killed):
-        t = time.time()
-        case(lab)
-        print(f"     ({case.__name__}: {time.time() - t:.1f} s)", flush=True)
-    print("MEASURED " + json.dumps(measured), flush=True)
+    bgp_lab.run_cases(lab, (case_dead_dataplane, case_controlplane_restart,
+                            case_controlplane_then_dataplane, case_bird_killed), measured)
 
 
 def main():

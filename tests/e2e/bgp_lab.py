@@ -267,10 +267,9 @@ class Host:
         contains `vip_key_part` (e.g. "192.0.2.10:80")."""
         stats = self.json("stats")
         for v in stats.get("vips", []):
-            key = v.get("key") or v.get("vip") or ""
-            if vip_key_part in key:
-                return v.get("new_flows", 0)
-        return 0
+            if vip_key_part in v.get("key", ""):
+                return v["new_flows"]
+        raise KeyError(f"{self.name}: no VIP matching {vip_key_part} in lbctl stats")
 
     def liveness_state(self):
         """'up', 'down' or None (no device) in the host's namespace."""
@@ -448,6 +447,16 @@ class BgpLab(Lab):
 
     def instances(self):
         return [h.instance for h in self.hosts]
+
+
+def run_cases(lab, cases, measured):
+    """Runs each case(lab) in turn, timing it, then prints what the cases
+    measured as one MEASURED line (the closing notes' figures)."""
+    for case in cases:
+        t = time.time()
+        case(lab)
+        print(f"     ({case.__name__}: {time.time() - t:.1f} s)", flush=True)
+    print("MEASURED " + json.dumps(measured), flush=True)
 
 
 def shared_backends(v6=False):

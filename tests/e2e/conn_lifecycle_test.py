@@ -45,7 +45,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sluice_lab  # noqa: E402
-from sluice_lab import E2E, PYTHON, VIP4_HTTP, backend_addr4  # noqa: E402
+from sluice_lab import E2E, PYTHON, VIP4_HTTP, backend_addr4, note, read_json  # noqa: E402
 
 VIP = VIP4_HTTP
 VIP_KEY = f"{VIP}:80/tcp"
@@ -56,32 +56,10 @@ failures = []
 check = sluice_lab.checker(failures)
 
 
-def note(what):
-    print("     " + what, flush=True)
-
-
 def config(weights=(1, 1, 1)):
     return {"vips": [{"address": VIP, "port": 80, "protocol": "tcp", "encap": "ipip",
                       "backends": [{"name": f"be{i}", "address": backend_addr4(i),
                                     "weight": w} for i, w in enumerate(weights, start=1)]}]}
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def wait_long(lab, path, conns, seconds, what):
-    """Until every long-lived connection has answered twice (its handshake
-    and data confirmed it), bounded."""
-    def confirmed():
-        try:
-            state = read_json(path)
-        except (OSError, ValueError):
-            return False
-        return len(state) == conns and all(s["ok"] >= 2 for s in state)
-    lab.wait_for(confirmed, seconds, what)
-    return read_json(path)
 
 
 def broken(s):
@@ -190,7 +168,7 @@ def phase_flood(lab):
     conns = 200
     long_out = os.path.join(lab.tmp, "flood-long.json")
     lab.client_background("flood-long", "http-long", VIP, 80, conns, 300, long_out)
-    state = wait_long(lab, long_out, conns, 60, f"{conns} long-lived connections to answer")
+    state = lab.wait_long(long_out, conns, 60, f"{conns} long-lived connections to answer")
     on = {}
     for s in state:
         on[s["backends"][0]] = on.get(s["backends"][0], 0) + 1
@@ -283,7 +261,7 @@ def phase_drain_full_table(lab):
     conns = 100
     long_out = os.path.join(lab.tmp, "full-long.json")
     lab.client_background("full-long", "http-long", VIP, 80, conns, 300, long_out)
-    state = wait_long(lab, long_out, conns, 60, f"{conns} long-lived connections to answer")
+    state = lab.wait_long(long_out, conns, 60, f"{conns} long-lived connections to answer")
     started = lab.stats()
     d = delta(started, filled, *CONN_COUNTERS)
     check(d["conn_insert_failed"] > 0,
@@ -343,7 +321,7 @@ def phase_drain_restart(lab):
     long_out = os.path.join(lab.tmp, "restart-long.json")
     # A request may wait for the restart: 10 s before it counts as failed.
     lab.client_background("restart-long", "http-long", VIP, 80, conns, 300, long_out, 10)
-    state = wait_long(lab, long_out, conns, 60, f"{conns} long-lived connections to answer")
+    state = lab.wait_long(long_out, conns, 60, f"{conns} long-lived connections to answer")
     on = {}
     for s in state:
         on[s["backends"][0]] = on.get(s["backends"][0], 0) + 1

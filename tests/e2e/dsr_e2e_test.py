@@ -60,11 +60,6 @@ def shares_within(per_backend, weights, tolerance):
     return ok
 
 
-def read_long(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def run(lab):
     lab.up()
     lab.start_backends([VIP4_HTTP, VIP4_GUE, VIP4_UDP, VIP6_HTTP])
@@ -133,15 +128,15 @@ def run(lab):
               f"ping {vip} answered 3 times: {' '.join(out.strip().splitlines()[-2:])}")
 
     # Drain the backend that holds the most long-lived connections.
-    long_state = read_long(long_out)
+    long_state = sluice_lab.read_json(long_out)
     on = [s["backends"][-1] for s in long_state if s["backends"]]
     drained = max(set(on), key=on.count)
     lab.lbctl("backend", "drain", f"{VIP4_HTTP}:80/tcp", drained)
     lab.wait_in_sync()
-    ok_before = {i: s["ok"] for i, s in enumerate(read_long(long_out))}
+    ok_before = {i: s["ok"] for i, s in enumerate(sluice_lab.read_json(long_out))}
     after_drain = lab.client("http-many", VIP4_HTTP, 80, 150)
     time.sleep(1.5)
-    long_state = read_long(long_out)
+    long_state = sluice_lab.read_json(long_out)
     kept = [(i, s) for i, s in enumerate(long_state) if s["backends"][:1] == [drained]]
     check(kept and all(s["failed"] == 0 and s["ok"] > ok_before[i] and s["backends"] == [drained]
                        for i, s in kept),
@@ -167,10 +162,10 @@ def run(lab):
     removed = next(n for n in ("be1", "be2", "be3") if n != drained)
     lab.apply_config(config(weights, removed=(removed,)))
     lab.wait_in_sync()
-    ok_before = {i: s["ok"] for i, s in enumerate(read_long(long_out))}
+    ok_before = {i: s["ok"] for i, s in enumerate(sluice_lab.read_json(long_out))}
     after_remove = lab.client("http-many", VIP4_HTTP, 80, 150)
     time.sleep(1.5)
-    long_state = read_long(long_out)
+    long_state = sluice_lab.read_json(long_out)
     others = [(i, s) for i, s in enumerate(long_state)
               if s["backends"] and s["backends"][0] != removed]
     check(others and all(s["failed"] == 0 and s["ok"] > ok_before[i] for i, s in others),

@@ -57,16 +57,11 @@ def config():
     ]}
 
 
-def sh(lab, ns, *args, timeout=60):
-    return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
 def ping(lab, ns, target, count, interval="0.2", wait="1"):
     """(sent, received) of a bounded ping."""
-    r = sh(lab, ns, "ping", "-n", "-q", "-c", str(count), "-i", interval, "-W", wait, target,
-           timeout=count * float(interval) + 30)
-    m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
+    out = lab.ns_run(ns, ["ping", "-n", "-q", "-c", str(count), "-i", interval, "-W", wait,
+                          target], timeout=count * float(interval) + 30)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
     return (int(m.group(1)), int(m.group(2))) if m else (count, 0)
 
 
@@ -132,7 +127,7 @@ def bgp_session(lab, ns_router, ns_lb):
 
 
 def router_neighbour(lab, address):
-    out = sh(lab, lab.env["NS_ROUTER"], "ip", "-j", "neigh", "show", address).stdout
+    out = lab.ns_run(lab.env["NS_ROUTER"], ["ip", "-j", "neigh", "show", address])
     entries = json.loads(out or "[]")
     return entries[0].get("lladdr") if entries else None
 
@@ -140,8 +135,8 @@ def router_neighbour(lab, address):
 def run(lab):
     lab.up(mode="exception")
     ns_lb, ns_router = lab.env["NS_LB"], lab.env["NS_ROUTER"]
-    lb0_mac = sh(lab, ns_lb, "cat", "/sys/class/net/lb0/address").stdout.strip()
-    addrs = json.loads(sh(lab, ns_lb, "ip", "-j", "addr", "show", "dev", "lb0").stdout)
+    lb0_mac = lab.ns_run(ns_lb, ["cat", "/sys/class/net/lb0/address"]).strip()
+    addrs = json.loads(lab.ns_run(ns_lb, ["ip", "-j", "addr", "show", "dev", "lb0"]))
     check(not addrs[0].get("addr_info"), "lb0 carries no address")
 
     # 1. The kernel does not answer on lb0 by itself.
@@ -171,7 +166,7 @@ def run(lab):
     roles = {p["role"]: p for p in status["dataplane"]["ports"]}
     check(set(roles) == {"ingress", "exception"} and roles["exception"]["driver"] == "net_tap",
           f"status shows the ingress and the exception port: {sorted(roles)}")
-    exc_mac = sh(lab, ns_lb, "cat", f"/sys/class/net/{EXC}/address").stdout.strip()
+    exc_mac = lab.ns_run(ns_lb, ["cat", f"/sys/class/net/{EXC}/address"]).strip()
     check(exc_mac == lb0_mac, f"{EXC} took lb0's MAC ({exc_mac}, lb0 {lb0_mac})")
 
     # 2. ARP, neighbour discovery, ping and TCP to the host's address. The
@@ -195,7 +190,7 @@ def run(lab):
                        "serve", "0.0.0.0", str(ECHO_PORT), "120"])
     lab.wait_for(lambda: lab.listening(ns_lb, ECHO_PORT), 10, "the echo server on the host")
     tcp_args = [PYTHON, os.path.join(E2E, "tcp_echo.py"), "send", HOST4, str(ECHO_PORT)]
-    r = json.loads(sh(lab, ns_router, *tcp_args, str(2 << 20), timeout=60).stdout)
+    r = json.loads(lab.ns_run(ns_router, [*tcp_args, str(2 << 20)], timeout=60))
     check(r["ok"], f"TCP session to {HOST4}:{ECHO_PORT}: 2 MB each way intact ({r})")
 
     bgp_session(lab, ns_router, ns_lb)
@@ -237,7 +232,7 @@ def run(lab):
           f"{after['drop_from_kernel_full']} from the kernel)")
 
     # 5. The exception path's rate (for the closing note; not a pass/fail).
-    r = json.loads(sh(lab, ns_router, *tcp_args, str(32 << 20), "60", timeout=90).stdout)
+    r = json.loads(lab.ns_run(ns_router, [*tcp_args, str(32 << 20), "60"], timeout=90))
     check(r["ok"], "32 MB each way through the exception path intact")
     print(f"rate: TCP through the exception path {r['mbit_per_s']:.0f} Mbit/s "
           f"(both directions together, {r['seconds']:.2f} s for 2 x 32 MB)", flush=True)

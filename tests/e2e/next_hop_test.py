@@ -183,10 +183,7 @@ def wait_stream(lab, name, out, seconds):
 
 
 def router(lab, *args):
-    r = subprocess.run(["ip", "netns", "exec", lab.env["NS_ROUTER"], *args],
-                       capture_output=True, text=True, timeout=30)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} in the router: {r.stderr.strip()}")
+    lab.ns_run(lab.env["NS_ROUTER"], args, check=True)
 
 
 def check_bad_options(lab):
@@ -290,7 +287,7 @@ def run(lab):
     restored_at = time.monotonic()
     e4b = wait_mac(lab, 4, NEW_ROUTER_MAC, 5)
     resolved_in = time.monotonic() - restored_at
-    sent4, got4 = wait_stream(lab, "stream4b", out4, 30)
+    _, got4 = wait_stream(lab, "stream4b", out4, 30)
     dropped = mid["drop_no_neighbour"] - before["drop_no_neighbour"]
     check(e4.get("mac") is None and "unresolved" in text,
           "status shows the IPv4 next hop unresolved: " +
@@ -326,7 +323,7 @@ def run(lab):
     e_wrong = wait_mac(lab, 4, "02:00:00:00:0b:ad", 2)
     e_back = wait_mac(lab, 4, NEW_ROUTER_MAC, 12)
     found_in = time.monotonic() - silent_at
-    sent4, got4 = wait_stream(lab, "stream4c", out4, 30)
+    _, got4 = wait_stream(lab, "stream4c", out4, 30)
     resumed = sorted(t for t in got4.values() if t > silent_at + 0.1)
     outage = (resumed[0] - silent_at) if resumed else float("inf")
     print(f"silent change: the router's MAC found again {found_in:.2f} s after the entry went "

@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sluice_lab  # noqa: E402
-from sluice_lab import VIP4_HTTP, VIP4_UDP, backend_addr4  # noqa: E402
+from sluice_lab import VIP4_HTTP, VIP4_UDP, backend_addr4, note, read_json  # noqa: E402
 
 VIP = VIP4_HTTP
 VIP_KEY = f"{VIP}:80/tcp"
@@ -38,10 +38,6 @@ failures = []
 
 
 check = sluice_lab.checker(failures)
-
-
-def note(what):
-    print("     " + what, flush=True)
 
 
 def config(scheduler="maglev", states=("active",) * 3, backup=(False,) * 3, slow_start=0):
@@ -58,23 +54,11 @@ def config(scheduler="maglev", states=("active",) * 3, backup=(False,) * 3, slow
          "backends": [{"name": f"be{i}", "address": backend_addr4(i)} for i in range(1, 4)]}]}
 
 
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
 def open_long(lab, name, conns):
     """`conns` keep-alive connections requesting every 0.1 s, confirmed."""
     out = os.path.join(lab.tmp, name + ".json")
     lab.client_background(name, "http-long", VIP, 80, conns, 300, out)
-
-    def confirmed():
-        try:
-            state = read_json(out)
-        except (OSError, ValueError):
-            return False
-        return len(state) == conns and all(s["ok"] >= 2 for s in state)
-    lab.wait_for(confirmed, 60, f"{conns} keep-alive connections to answer")
+    lab.wait_long(out, conns, 60, f"{conns} keep-alive connections to answer")
     return out
 
 
@@ -195,8 +179,9 @@ def phase_no_backend(lab):
     after = lab.stats()
     d = {k: after[k] - before[k] for k in ("no_backend_rst_sent", "no_backend_unreachable_sent",
                                            "drop_no_backend")}
-    check(d["no_backend_rst_sent"] >= 5 and d["no_backend_unreachable_sent"] >= 5,
-          f"the dataplane counted its answers: {d}")
+    check(d["no_backend_rst_sent"] >= 5 and d["no_backend_unreachable_sent"] >= 5 and
+          d["drop_no_backend"] == 0,
+          f"the dataplane counted its answers, and no packet as dropped: {d}")
     # Back to a backend: the VIP forwards again.
     lab.lbctl("backend", "enable", VIP_KEY, "be2")
     lab.wait_in_sync()

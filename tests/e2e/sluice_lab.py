@@ -52,13 +52,32 @@ SKIP = 77  # meson's exit code for a skipped test
 
 
 def checker(failures):
-    """check(cond, what): prints the outcome and records a failure."""
+    """check(cond, what): prints the outcome, records a failure, and
+    returns whether the check passed (for a case that cannot go on)."""
     def check(cond, what):
         print(("ok   " if cond else "FAIL ") + what, flush=True)
         if not cond:
             failures.append(what)
+        return bool(cond)
     return check
 
+
+
+def note(what):
+    """A line of the test's log that is not a check (a figure, a step)."""
+    print("     " + what, flush=True)
+
+
+def read_json(path, default=None):
+    """The JSON document in `path` (a client's results file); `default`
+    while it is missing or half written, if given."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        if default is None:
+            raise
+        return default
 
 
 def run_lab_test(name, tag, build, body, failures):
@@ -239,9 +258,24 @@ class Lab:
         return self.spawn(name, ["ip", "netns", "exec", self.env["NS_CLIENT"], PYTHON,
                                  os.path.join(E2E, "client_tool.py"), *map(str, args)])
 
-    def ns_run(self, ns, args):
-        return subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True,
-                              text=True, timeout=30).stdout
+    def wait_long(self, path, conns, seconds, what):
+        """Until every one of `conns` long-lived connections (client_tool
+        http-long writing `path`) has answered twice, its handshake and data
+        confirmed, bounded; their results then."""
+        def confirmed():
+            state = read_json(path, [])
+            return len(state) == conns and all(s["ok"] >= 2 for s in state)
+        self.wait_for(confirmed, seconds, what)
+        return read_json(path)
+
+    def ns_run(self, ns, args, timeout=30, check=False):
+        """What `args` print in namespace `ns`; with check, a failure raises
+        with its stderr."""
+        r = subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True,
+                           timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} in {ns}: {r.stderr.strip()}")
+        return r.stdout
 
     def listening(self, ns, port):
         # A dual-stack socket shows as *:80 or [::]:80, depending on ss.

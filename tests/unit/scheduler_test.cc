@@ -76,7 +76,6 @@ Outcome simulate(const std::vector<uint32_t>& weights, Pick&& pick, Lifetime&& l
                  int steps) {
   const size_t n = weights.size();
   std::vector<uint64_t> active(n + 1, 0);  // by id (1..n)
-  std::vector<std::vector<int>> ends(n + 1);
   std::vector<std::deque<int>> open_until(n + 1);
   Outcome o{std::vector<double>(n, 0), std::vector<double>(n, 0)};
   for (int t = 0; t < steps; ++t) {
